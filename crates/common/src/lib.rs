@@ -1,0 +1,74 @@
+//! `bss-common`: the runtime every BSS service shares.
+//!
+//! One implementation of each cross-cutting concern (DESIGN.md §4), so the four services cannot drift apart:
+//! configuration ([`config`]), logs and traces ([`telemetry`]), metrics ([`metrics`]), probes ([`probes`]),
+//! graceful shutdown ([`lifecycle`]), JWT authentication ([`auth`]), the audit log ([`audit`]), the TMF error
+//! body ([`error`]), PostgreSQL ([`db`]), Redis ([`kv`]), the outgoing HTTP client ([`http_client`]) and the
+//! application assembly that ties them together ([`server`]). A service's `main` is [`run_service`].
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http_client;
+pub mod kv;
+pub mod lifecycle;
+pub mod metrics;
+pub mod probes;
+pub mod server;
+pub mod telemetry;
+
+pub use error::{ApiError, ApiResult};
+pub use server::{Application, ServiceContext, ServiceSpec};
+
+use actix_web::web;
+
+/// The whole life of a service process: `healthcheck` subcommand, or telemetry → settings → serve until
+/// SIGTERM → flush. A bad setting ends the process with exit code 2 and a message naming the variable.
+pub async fn run_service<F>(spec: &'static ServiceSpec, routes: F) -> anyhow::Result<()>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
+        std::process::exit(healthcheck());
+    }
+    let telemetry = telemetry::init(spec.name);
+    let settings = match config::Settings::from_env(&config::Env::from_process()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            tracing::error!(variable = %e.variable, "{e}");
+            eprintln!("{}: {e}", spec.name);
+            telemetry.shutdown();
+            std::process::exit(2);
+        }
+    };
+    tracing::info!(settings = ?settings, "configuration loaded");
+    let application = Application::build(spec, settings, routes).await?;
+    let outcome = application.run_until_stopped(lifecycle::shutdown_signal()).await;
+    if let Err(e) = &outcome {
+        tracing::error!(error = format!("{e:#}"), "service failed");
+    }
+    telemetry.shutdown();
+    outcome
+}
+
+/// `<service> healthcheck`: exit 0 when `/live` on `PORT` answers 200. For container HEALTHCHECKs in images
+/// that have no shell or curl.
+fn healthcheck() -> i32 {
+    use std::io::{Read, Write};
+    let port = std::env::var("PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(8080);
+    let attempt = || -> std::io::Result<bool> {
+        let timeout = std::time::Duration::from_secs(2);
+        let mut stream = std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.write_all(b"GET /live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.1 200"))
+    };
+    match attempt() {
+        Ok(true) => 0,
+        _ => 1,
+    }
+}

@@ -1,0 +1,27 @@
+//! The billing service: TMF678 Customer Bill (v4) over the shared runtime in `bss-common`.
+//!
+//! This crate holds only what is specific to billing: its [`SPEC`] (name, base path, migrations) and its
+//! routes. Probes, metrics, authentication, audit, errors and shutdown come from `bss_common::server`.
+
+use actix_web::web;
+use bss_common::ServiceSpec;
+
+/// The TMF678 Customer Bill API base path.
+pub const BASE_PATH: &str = "/tmf-api/customerBillManagement/v4";
+
+/// Embedded migrations of the `billing` schema (`migrations/billing`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/billing");
+
+/// What the shared runtime needs to know about this service.
+pub static SPEC: ServiceSpec = ServiceSpec {
+    name: "billing",
+    schema: "billing",
+    version: env!("CARGO_PKG_VERSION"),
+    base_paths: &[BASE_PATH, "/tmf-api/accountManagement/v4"],
+    migrator: &MIGRATOR,
+    audit_reads: false,
+};
+
+/// Registers the service's TMF routes. The resources arrive with their issue; until then the base path only
+/// authenticates and answers 404.
+pub fn routes(_config: &mut web::ServiceConfig) {}

@@ -1,0 +1,27 @@
+//! The customer service: TMF629 Customer (v4) over the shared runtime in `bss-common`.
+//!
+//! This crate holds only what is specific to customer: its [`SPEC`] (name, base path, migrations) and its
+//! routes. Probes, metrics, authentication, audit, errors and shutdown come from `bss_common::server`.
+
+use actix_web::web;
+use bss_common::ServiceSpec;
+
+/// The TMF629 Customer API base path.
+pub const BASE_PATH: &str = "/tmf-api/customerManagement/v4";
+
+/// Embedded migrations of the `customer` schema (`migrations/customer`).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/customer");
+
+/// What the shared runtime needs to know about this service.
+pub static SPEC: ServiceSpec = ServiceSpec {
+    name: "customer",
+    schema: "customer",
+    version: env!("CARGO_PKG_VERSION"),
+    base_paths: &[BASE_PATH],
+    migrator: &MIGRATOR,
+    audit_reads: true,
+};
+
+/// Registers the service's TMF routes. The resources arrive with their issue; until then the base path only
+/// authenticates and answers 404.
+pub fn routes(_config: &mut web::ServiceConfig) {}

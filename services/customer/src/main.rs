@@ -1,0 +1,6 @@
+//! The `customer` binary: everything lives in the library so tests build the same application.
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    bss_common::run_service(&customer::SPEC, customer::routes).await
+}

@@ -1,0 +1,4 @@
+//! Black-box tests of the customer service: one test binary, real PostgreSQL and Redis (see `bss-testkit`).
+
+// The runtime every service shares: probes, outages, metrics, JWT, error bodies, tracing, audit, shutdown.
+bss_testkit::runtime_conformance!(customer::SPEC, customer::routes, env!("CARGO_BIN_EXE_customer"));
