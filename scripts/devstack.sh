@@ -32,6 +32,7 @@
 #   BSS_READY_TIMEOUT  seconds `up` waits for /ready (default 120)
 #   BSS_STOP_TIMEOUT   seconds `down` waits after SIGTERM before SIGKILL (default 35)
 #   RUST_LOG           passed to the services (default info)
+#   SHUTDOWN_DRAIN_SECS  passed to the services (default 1 here: no load balancer to drain)
 #   SCOPES             scopes for `token` (default: all scopes, as bss-dev decides)
 #
 # PostgreSQL refuses to run as root, so when this script runs as root it runs the PostgreSQL programs as
@@ -916,10 +917,7 @@ main() {
     test) cmd_test "$@" ;;
     clean) cmd_clean ;;
     help | -h | --help) usage ;;
-    *)
-      usage >&2
-      die "unknown command: $cmd"
-      ;;
+    *) die "unknown command: $cmd (commands: scripts/devstack.sh help)" ;;
   esac
 }
 

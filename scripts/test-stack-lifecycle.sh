@@ -182,6 +182,10 @@ expect_code() { # expect_code WANT|!NOT PATH [TOKEN]
 }
 
 both_up_runs_reused() { # the second up restarted nothing
+  [[ $PIDS_AFTER_UP1 != *none* ]] || {
+    echo "    no service pids after the first up: $PIDS_AFTER_UP1"
+    return 1
+  }
   [[ $PIDS_AFTER_UP1 == "$(service_pids)" ]] || {
     echo "    pids changed: $PIDS_AFTER_UP1 -> $(service_pids)"
     return 1

@@ -1,8 +1,8 @@
 //! Bearer-token authentication and per-service scopes.
 //!
 //! Every request under a service's TMF base path carries `Authorization: Bearer <JWT>`. The token is verified
-//! against the configured key (HS256 shared secret, or an RS256/ES256 public key from an external identity
-//! provider), its `exp`, `nbf`, `iss` and `aud` are checked, and its scopes must grant the operation:
+//! against the configured key (HS256 shared secret, an RS256/ES256 public key, or the JWKS of an external
+//! identity provider, keys chosen by `kid`), its `exp`, `nbf`, `iss` and `aud` are checked, and its scopes must grant the operation:
 //! `<service>:read` for GET/HEAD, `<service>:write` for everything else, `admin` for all. The verified
 //! [`Principal`] rides in the request extensions so handlers, the audit log and the outgoing HTTP client know
 //! who is calling. Probes and `/metrics` are outside the protected prefixes and need no token.
@@ -12,10 +12,13 @@ use crate::error::ApiError;
 use actix_web::HttpMessage;
 use actix_web::dev::ServiceRequest;
 use actix_web::http::Method;
+use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Claims this project reads from a token. Scopes come as an OAuth2 space-separated `scope` string or as an
 /// `scp` array (both are common among identity providers).
@@ -120,58 +123,102 @@ impl From<AuthError> for ApiError {
     }
 }
 
-/// Verifies tokens with one configured key.
+/// Verifies tokens against the configured key source.
 #[derive(Clone)]
 pub struct Verifier {
-    key: DecodingKey,
-    validation: Validation,
+    source: KeySource,
+    issuer: String,
+    audience: String,
+    leeway: u64,
+}
+
+#[derive(Clone)]
+enum KeySource {
+    /// One key, one algorithm: a token cannot choose how it is verified (no `none`, no HS/RS confusion).
+    Static {
+        key: DecodingKey,
+        algorithm: Algorithm,
+    },
+    Jwks(Arc<JwksKeys>),
 }
 
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Verifier").field("algorithms", &self.validation.algorithms).finish()
+        let source = match &self.source {
+            KeySource::Static { algorithm, .. } => format!("{algorithm:?}"),
+            KeySource::Jwks(jwks) => format!("JWKS {}", jwks.url),
+        };
+        f.debug_struct("Verifier").field("source", &source).field("issuer", &self.issuer).finish()
     }
 }
 
 impl Verifier {
     pub fn new(settings: &AuthSettings) -> anyhow::Result<Self> {
-        let (key, algorithm) = match &settings.key {
-            JwtKey::Hs256Secret(secret) => (DecodingKey::from_secret(secret), Algorithm::HS256),
-            JwtKey::Rs256PublicPem(pem) => (DecodingKey::from_rsa_pem(pem)?, Algorithm::RS256),
-            JwtKey::Es256PublicPem(pem) => (DecodingKey::from_ec_pem(pem)?, Algorithm::ES256),
+        let source = match &settings.key {
+            JwtKey::Hs256Secret(secret) => {
+                KeySource::Static { key: DecodingKey::from_secret(secret), algorithm: Algorithm::HS256 }
+            }
+            JwtKey::Rs256PublicPem(pem) => {
+                KeySource::Static { key: DecodingKey::from_rsa_pem(pem)?, algorithm: Algorithm::RS256 }
+            }
+            JwtKey::Es256PublicPem(pem) => {
+                KeySource::Static { key: DecodingKey::from_ec_pem(pem)?, algorithm: Algorithm::ES256 }
+            }
+            JwtKey::Jwks { url, cache } => KeySource::Jwks(Arc::new(JwksKeys::new(url.clone(), *cache)?)),
         };
-        // One algorithm only: a token cannot choose how it is verified (no `none`, no HS/RS confusion).
+        Ok(Self {
+            source,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            leeway: settings.leeway.as_secs(),
+        })
+    }
+
+    fn validation(&self, algorithm: Algorithm) -> Validation {
         let mut validation = Validation::new(algorithm);
-        validation.set_issuer(&[&settings.issuer]);
-        validation.set_audience(&[&settings.audience]);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
-        validation.leeway = settings.leeway.as_secs();
-        Ok(Self { key, validation })
+        validation.leeway = self.leeway;
+        validation
     }
 
     /// Checks a raw `Authorization` header value and returns the caller it proves.
-    pub fn verify_header(&self, header: Option<&str>) -> Result<Principal, AuthError> {
+    pub async fn verify_header(&self, header: Option<&str>) -> Result<Principal, AuthError> {
         let value = header.ok_or(AuthError::Missing)?.trim();
         let (scheme, token) = value.split_once(' ').ok_or(AuthError::Malformed)?;
         if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
             return Err(AuthError::Malformed);
         }
-        self.verify(token.trim())
+        self.verify(token.trim()).await
     }
 
-    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => AuthError::Expired,
-            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-            ErrorKind::InvalidSignature => AuthError::BadSignature,
-            ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
-            ErrorKind::InvalidAudience => AuthError::WrongAudience,
-            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName | ErrorKind::UnsupportedAlgorithm => {
-                AuthError::WrongAlgorithm
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let (key, algorithm) = match &self.source {
+            KeySource::Static { key, algorithm } => (key.clone(), *algorithm),
+            KeySource::Jwks(jwks) => {
+                let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+                let kid = header.kid.ok_or(AuthError::Malformed)?;
+                let (key, algorithm) = jwks.key(&kid).await.ok_or(AuthError::BadSignature)?;
+                if header.alg != algorithm {
+                    return Err(AuthError::WrongAlgorithm);
+                }
+                (key, algorithm)
             }
-            _ => AuthError::Malformed,
-        })?;
+        };
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &key, &self.validation(algorithm)).map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+                ErrorKind::InvalidSignature => AuthError::BadSignature,
+                ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+                ErrorKind::InvalidAudience => AuthError::WrongAudience,
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName | ErrorKind::UnsupportedAlgorithm => {
+                    AuthError::WrongAlgorithm
+                }
+                _ => AuthError::Malformed,
+            })?;
         let claims = data.claims;
         let mut scopes: BTreeSet<String> =
             claims.scope.as_deref().unwrap_or("").split_whitespace().map(str::to_owned).collect();
@@ -180,10 +227,76 @@ impl Verifier {
     }
 }
 
+/// An identity provider's signing keys, fetched from its JWKS URL and cached.
+///
+/// The document is fetched on first use, again when it is older than `JWT_JWKS_CACHE_SECS`, and when a token
+/// names a `kid` we do not know (key rotation) — but then at most every [`JwksKeys::MIN_REFETCH`] (or the cache
+/// period, if shorter), so a flood
+/// of tokens with made-up key ids cannot turn into a flood of requests to the provider. Only asymmetric keys
+/// are accepted: a JWKS entry cannot make the service trust a shared secret.
+struct JwksKeys {
+    url: String,
+    cache: Duration,
+    client: reqwest::Client,
+    state: tokio::sync::Mutex<JwksState>,
+}
+
+#[derive(Default)]
+struct JwksState {
+    keys: HashMap<String, (DecodingKey, Algorithm)>,
+    fetched: Option<Instant>,
+}
+
+impl JwksKeys {
+    const MIN_REFETCH: Duration = Duration::from_secs(30);
+
+    fn new(url: String, cache: Duration) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+        Ok(Self { url, cache, client, state: tokio::sync::Mutex::new(JwksState::default()) })
+    }
+
+    async fn key(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
+        let mut state = self.state.lock().await;
+        let age = state.fetched.map(|at| at.elapsed());
+        let stale = age.is_none_or(|age| age > self.cache);
+        let min_refetch = Self::MIN_REFETCH.min(self.cache);
+        let unknown_and_may_refetch = !state.keys.contains_key(kid) && age.is_none_or(|age| age > min_refetch);
+        if stale || unknown_and_may_refetch {
+            match self.fetch().await {
+                Ok(keys) => {
+                    tracing::info!(keys = keys.len(), "JWKS refreshed");
+                    state.keys = keys;
+                }
+                // Keep the keys we have: a provider hiccup must not lock every caller out.
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "JWKS refresh failed"),
+            }
+            state.fetched = Some(Instant::now());
+        }
+        state.keys.get(kid).cloned()
+    }
+
+    async fn fetch(&self) -> anyhow::Result<HashMap<String, (DecodingKey, Algorithm)>> {
+        let set: JwkSet = self.client.get(&self.url).send().await?.error_for_status()?.json().await?;
+        let mut keys = HashMap::new();
+        for jwk in &set.keys {
+            let Some(kid) = jwk.common.key_id.clone() else { continue };
+            let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
+                (AlgorithmParameters::RSA(_), None | Some(KeyAlgorithm::RS256)) => Algorithm::RS256,
+                (AlgorithmParameters::EllipticCurve(_), None | Some(KeyAlgorithm::ES256)) => Algorithm::ES256,
+                _ => continue,
+            };
+            if let Ok(key) = DecodingKey::from_jwk(jwk) {
+                keys.insert(kid, (key, algorithm));
+            }
+        }
+        Ok(keys)
+    }
+}
+
 /// Authenticates and authorises one request for `service`, leaving the [`Principal`] in its extensions.
-pub fn authorize(verifier: &Verifier, service: &str, req: &ServiceRequest) -> Result<Principal, AuthError> {
+pub async fn authorize(verifier: &Verifier, service: &str, req: &ServiceRequest) -> Result<Principal, AuthError> {
     let header = req.headers().get(actix_web::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let principal = verifier.verify_header(header)?;
+    let principal = verifier.verify_header(header).await?;
     let access = Access::for_method(req.method());
     if !principal.may(service, access) {
         return Err(AuthError::MissingScope(access.scope(service)));

@@ -132,6 +132,8 @@ pub enum JwtKey {
     Rs256PublicPem(Vec<u8>),
     /// ES256 with a PEM public key from an external identity provider.
     Es256PublicPem(Vec<u8>),
+    /// RS256/ES256 keys published by an identity provider as a JWKS document, chosen by the token's `kid`.
+    Jwks { url: String, cache: Duration },
 }
 
 impl JwtKey {
@@ -140,6 +142,7 @@ impl JwtKey {
             JwtKey::Hs256Secret(_) => "HS256",
             JwtKey::Rs256PublicPem(_) => "RS256",
             JwtKey::Es256PublicPem(_) => "ES256",
+            JwtKey::Jwks { .. } => "JWKS",
         }
     }
 }
@@ -340,6 +343,16 @@ fn database_settings(env: &Env) -> Result<DatabaseSettings, ConfigError> {
 }
 
 fn auth_settings(env: &Env) -> Result<AuthSettings, ConfigError> {
+    Ok(AuthSettings {
+        key: jwt_key(env)?,
+        issuer: env.get("JWT_ISSUER").unwrap_or("bss-oss").to_owned(),
+        audience: env.get("JWT_AUDIENCE").unwrap_or("bss-oss").to_owned(),
+        leeway: Duration::from_secs(Env::bounded("JWT_LEEWAY_SECS", env.parse_or("JWT_LEEWAY_SECS", 30u64)?, 0, 600)?),
+    })
+}
+
+/// Exactly one key source: a shared secret, a public key, or an identity provider's JWKS.
+fn jwt_key(env: &Env) -> Result<JwtKey, ConfigError> {
     let public_pem = match (env.get("JWT_PUBLIC_KEY"), env.get("JWT_PUBLIC_KEY_FILE")) {
         (Some(pem), _) => Some(pem.replace("\\n", "\n").into_bytes()),
         (None, Some(path)) => Some(
@@ -348,34 +361,36 @@ fn auth_settings(env: &Env) -> Result<AuthSettings, ConfigError> {
         ),
         (None, None) => None,
     };
-    let key = match (env.get("JWT_SECRET"), public_pem) {
-        (Some(_), Some(_)) => {
-            return Err(ConfigError::new("JWT_SECRET", "set either JWT_SECRET or JWT_PUBLIC_KEY, not both"));
-        }
-        (Some(secret), None) => {
+    match (env.get("JWT_SECRET"), public_pem, env.get("JWT_JWKS_URL")) {
+        (Some(secret), None, None) => {
             if secret.len() < 32 {
                 return Err(ConfigError::new("JWT_SECRET", "must be at least 32 characters"));
             }
-            JwtKey::Hs256Secret(secret.as_bytes().to_vec())
+            Ok(JwtKey::Hs256Secret(secret.as_bytes().to_vec()))
         }
-        (None, Some(pem)) => match env.get("JWT_ALGORITHM").unwrap_or("RS256") {
-            "RS256" => JwtKey::Rs256PublicPem(pem),
-            "ES256" => JwtKey::Es256PublicPem(pem),
-            other => return Err(ConfigError::new("JWT_ALGORITHM", format!("{other:?} is not RS256 or ES256"))),
+        (None, Some(pem), None) => match env.get("JWT_ALGORITHM").unwrap_or("RS256") {
+            "RS256" => Ok(JwtKey::Rs256PublicPem(pem)),
+            "ES256" => Ok(JwtKey::Es256PublicPem(pem)),
+            other => Err(ConfigError::new("JWT_ALGORITHM", format!("{other:?} is not RS256 or ES256"))),
         },
-        (None, None) => {
-            return Err(ConfigError::new(
-                "JWT_SECRET",
-                "is required (or JWT_PUBLIC_KEY / JWT_PUBLIC_KEY_FILE for RS256/ES256); there is no default",
-            ));
-        }
-    };
-    Ok(AuthSettings {
-        key,
-        issuer: env.get("JWT_ISSUER").unwrap_or("bss-oss").to_owned(),
-        audience: env.get("JWT_AUDIENCE").unwrap_or("bss-oss").to_owned(),
-        leeway: Duration::from_secs(Env::bounded("JWT_LEEWAY_SECS", env.parse_or("JWT_LEEWAY_SECS", 30u64)?, 0, 600)?),
-    })
+        (None, None, Some(_)) => Ok(JwtKey::Jwks {
+            url: parse_url(env, "JWT_JWKS_URL", &["http", "https"])?,
+            cache: Duration::from_secs(Env::bounded(
+                "JWT_JWKS_CACHE_SECS",
+                env.parse_or("JWT_JWKS_CACHE_SECS", 600u64)?,
+                1,
+                86_400,
+            )?),
+        }),
+        (None, None, None) => Err(ConfigError::new(
+            "JWT_SECRET",
+            "is required (or JWT_PUBLIC_KEY / JWT_PUBLIC_KEY_FILE / JWT_JWKS_URL for an identity provider); there is no default",
+        )),
+        _ => Err(ConfigError::new(
+            "JWT_SECRET",
+            "set exactly one of JWT_SECRET, JWT_PUBLIC_KEY (or JWT_PUBLIC_KEY_FILE) and JWT_JWKS_URL",
+        )),
+    }
 }
 
 fn parse_url(env: &Env, name: &str, schemes: &[&str]) -> Result<String, ConfigError> {

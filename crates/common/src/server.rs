@@ -335,7 +335,7 @@ async fn authenticate_and_audit(
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }
     let action = format!("{} {}", req.method(), req.path());
-    let principal = match auth::authorize(&ctx.verifier, ctx.spec.name, &req) {
+    let principal = match auth::authorize(&ctx.verifier, ctx.spec.name, &req).await {
         Ok(principal) => principal,
         Err(denied) => {
             metrics::counter!(bss_metrics::AUTH_DENIED_TOTAL, "service" => ctx.spec.name, "reason" => denied.label())

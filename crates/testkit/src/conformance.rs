@@ -174,6 +174,34 @@ pub async fn ready_is_503_while_postgres_is_unreachable_and_recovers(subject: Su
     assert_eq!(health(&app).await["status"], "UP");
 }
 
+pub async fn starts_without_postgres_and_becomes_ready_when_it_arrives(subject: Subject) {
+    let database_url = crate::database_url();
+    let proxy = TcpProxy::start(&host_port(&database_url)).await;
+    proxy.cut();
+    let app = TestApp::start(subject.spec, subject.routes, |env| {
+        let own = env.get("DATABASE_URL").expect("test database").to_owned();
+        env.set("DATABASE_URL", via(&own, &proxy.address()));
+        env.set("DATABASE_ACQUIRE_TIMEOUT_MS", "300");
+    })
+    .await;
+    assert_eq!(app.client.get(app.url("/live")).send().await.unwrap().status(), 200, "live without a database");
+    let not_ready = app.client.get(app.url("/ready")).send().await.unwrap();
+    let body = assert_tmf_error(not_ready, 503, "ready before migrations").await;
+    assert!(body["message"].as_str().unwrap_or("").contains("migrations"), "{body}");
+
+    proxy.restore();
+    app.wait_ready(Duration::from_secs(20)).await;
+    let mut conn = app.db().await;
+    let applied: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(applied, subject.spec.migrator.iter().count() as i64, "every service migration applied once");
+    let common: i64 = sqlx::query_scalar("SELECT count(*) FROM _bss_common_migrations WHERE success")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(common >= 1, "common migrations applied");
+}
+
 pub async fn redis_outage_keeps_the_service_ready_and_degraded_until_it_recovers(subject: Subject) {
     let proxy = TcpProxy::start(&host_port(&crate::redis_url())).await;
     let app = subject
@@ -376,6 +404,76 @@ pub async fn rs256_and_es256_public_keys_verify_tokens(subject: Subject) {
         assert_tmf_error(refused, 401, &format!("HS256 token against {name} key")).await;
         app.stop().await.unwrap();
     }
+}
+
+/// Serves a JWKS document that the test can replace (key rotation at the identity provider).
+async fn start_jwks_provider(
+    initial: Value,
+) -> (String, std::sync::Arc<std::sync::Mutex<Value>>, actix_web::dev::ServerHandle) {
+    let document = std::sync::Arc::new(std::sync::Mutex::new(initial));
+    let shared = document.clone();
+    let server = actix_web::HttpServer::new(move || {
+        let shared = shared.clone();
+        actix_web::App::new().default_service(web::to(move || {
+            let body = shared.lock().unwrap().clone();
+            async move { HttpResponse::Ok().json(body) }
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let url = format!("http://127.0.0.1:{}/.well-known/jwks.json", server.addrs()[0].port());
+    let server = server.run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (url, document, handle)
+}
+
+pub async fn identity_provider_jwks_keys_verify_tokens_and_rotate(subject: Subject) {
+    use jsonwebtoken::jwk::Jwk;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    let rsa = EncodingKey::from_rsa_pem(&fixture("rs256-private.pem")).unwrap();
+    let ec = EncodingKey::from_ec_pem(&fixture("es256-private.pem")).unwrap();
+    let jwk = |key: &EncodingKey, algorithm: Algorithm, kid: &str| {
+        let mut jwk = Jwk::from_encoding_key(key, algorithm).unwrap();
+        jwk.common.key_id = Some(kid.to_owned());
+        serde_json::to_value(jwk).unwrap()
+    };
+    let signed = |key: &EncodingKey, algorithm: Algorithm, kid: &str| {
+        let mut header = Header::new(algorithm);
+        header.kid = Some(kid.to_owned());
+        encode(&header, &claims(ALL_SCOPES), key).unwrap()
+    };
+    let (jwks_url, document, provider) =
+        start_jwks_provider(json!({ "keys": [jwk(&rsa, Algorithm::RS256, "rsa-1")] })).await;
+    let app = subject
+        .spawn_with(|env| {
+            env.remove("JWT_SECRET");
+            env.set("JWT_JWKS_URL", jwks_url.clone());
+            env.set("JWT_JWKS_CACHE_SECS", "1");
+        })
+        .await;
+    let path = app.url(&subject.test_path("/item/j"));
+    let get = |token: String| app.client.get(&path).bearer_auth(token).send();
+
+    assert_eq!(get(signed(&rsa, Algorithm::RS256, "rsa-1")).await.unwrap().status(), 200, "known kid");
+    assert_tmf_error(get(signed(&rsa, Algorithm::RS256, "unknown")).await.unwrap(), 401, "unknown kid").await;
+    let hs_with_kid = {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some("rsa-1".into());
+        encode(&header, &claims(ALL_SCOPES), &EncodingKey::from_secret(b"guessed-secret-guessed-secret-guessed"))
+            .unwrap()
+    };
+    assert_tmf_error(get(hs_with_kid).await.unwrap(), 401, "HS256 token naming an RSA kid").await;
+    assert_tmf_error(get(signed(&ec, Algorithm::ES256, "ec-2")).await.unwrap(), 401, "not yet published").await;
+
+    // The provider rotates: a new EC key appears and the old RSA key is withdrawn.
+    *document.lock().unwrap() = json!({ "keys": [jwk(&ec, Algorithm::ES256, "ec-2")] });
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert_eq!(get(signed(&ec, Algorithm::ES256, "ec-2")).await.unwrap().status(), 200, "rotated key accepted");
+    assert_tmf_error(get(signed(&rsa, Algorithm::RS256, "rsa-1")).await.unwrap(), 401, "withdrawn key refused").await;
+    provider.stop(false).await;
 }
 
 pub async fn every_error_path_returns_the_tmf_error_body(subject: Subject) {
@@ -699,10 +797,12 @@ macro_rules! runtime_conformance {
                 live_and_ready_answer_200_when_dependencies_are_up,
                 health_reports_status_version_uptime_and_each_dependency,
                 ready_is_503_while_postgres_is_unreachable_and_recovers,
+                starts_without_postgres_and_becomes_ready_when_it_arrives,
                 redis_outage_keeps_the_service_ready_and_degraded_until_it_recovers,
                 metrics_count_requests_by_matched_route_with_help_text,
                 every_bad_token_is_refused_with_a_tmf_error,
                 rs256_and_es256_public_keys_verify_tokens,
+                identity_provider_jwks_keys_verify_tokens_and_rotate,
                 every_error_path_returns_the_tmf_error_body,
                 an_incoming_trace_continues_through_the_service_and_its_outgoing_calls,
                 writes_are_audited_and_old_records_purged,
