@@ -23,8 +23,8 @@
 #
 # Settings (environment):
 #   BSS_DEV_DIR        state directory (default <repo>/.dev)
-#   BSS_PG_PORT        PostgreSQL port on 127.0.0.1 (default 55432)
-#   BSS_REDIS_PORT     Redis port on 127.0.0.1 (default 56379)
+#   BSS_PG_PORT        PostgreSQL port on 127.0.0.1 (default 25432)
+#   BSS_REDIS_PORT     Redis port on 127.0.0.1 (default 26379)
 #   BSS_PORT_CATALOG / BSS_PORT_CUSTOMER / BSS_PORT_ORDER / BSS_PORT_BILLING
 #                      service ports (default 8620 / 8629 / 8622 / 8678)
 #   BSS_BIN_DIR        where the binaries are (default ${CARGO_TARGET_DIR:-<repo>/target}/debug)
@@ -58,8 +58,8 @@ abspath() {
 
 BSS_DEV_DIR=$(abspath "${BSS_DEV_DIR:-$REPO/.dev}")
 BSS_DEV_DIR=${BSS_DEV_DIR%/}
-BSS_PG_PORT=${BSS_PG_PORT:-55432}
-BSS_REDIS_PORT=${BSS_REDIS_PORT:-56379}
+BSS_PG_PORT=${BSS_PG_PORT:-25432}
+BSS_REDIS_PORT=${BSS_REDIS_PORT:-26379}
 BSS_PORT_CATALOG=${BSS_PORT_CATALOG:-8620}
 BSS_PORT_CUSTOMER=${BSS_PORT_CUSTOMER:-8629}
 BSS_PORT_ORDER=${BSS_PORT_ORDER:-8622}
@@ -625,7 +625,8 @@ svc_start() {
   # setsid: the service gets its own session, so a Ctrl-C in the terminal reaches only this script, which
   # then stops the services in order. The inner shell records its pid and becomes the service (exec).
   # shellcheck disable=SC2016 # the inner script expands its own arguments
-  env "$STACK_MARKER" PORT="$port" FULFILMENT_MODE=auto SHUTDOWN_DRAIN_SECS="${SHUTDOWN_DRAIN_SECS:-1}" \
+  # BIND_ADDRESS: the local services answer on loopback only (in containers they listen on every interface).
+  env "$STACK_MARKER" PORT="$port" BIND_ADDRESS=127.0.0.1 FULFILMENT_MODE=auto SHUTDOWN_DRAIN_SECS="${SHUTDOWN_DRAIN_SECS:-1}" \
     setsid bash -c 'echo $$ >"$0"; exec "$1"' "$pidfile" "$bin" >>"$logfile" 2>&1 </dev/null &
   wait_until 10 "$svc pid file" test -s "$pidfile" || die "$svc did not start"
   log "started $svc (pid $(cat "$pidfile"), port $port, log $logfile)"
@@ -845,13 +846,13 @@ cmd_status() {
   return 0
 }
 
-# ensure_nextest: cargo-nextest from crates.io when missing; prints "cargo test" if that is impossible.
+# ensure_nextest: cargo-nextest from crates.io when missing. There is no fallback to `cargo test`: the suite
+# relies on nextest running each test in its own process (docs/adr/0008-test-harness.md).
 ensure_nextest() {
   cargo nextest --version >/dev/null 2>&1 && return 0
   log "cargo-nextest missing; installing it with cargo install --locked cargo-nextest"
   cargo install --locked cargo-nextest >&2 && return 0
-  log "could not install cargo-nextest"
-  return 1
+  die "could not install cargo-nextest; install it (cargo install --locked cargo-nextest) and run again"
 }
 
 drop_test_databases() {
@@ -871,13 +872,9 @@ cmd_test() {
   stack_env
   local rc_unit=0 rc_life=0
   cd "$REPO"
-  if ensure_nextest; then
-    log "cargo nextest run --workspace --no-fail-fast $*"
-    cargo nextest run --workspace --no-fail-fast "$@" || rc_unit=$?
-  else
-    log "falling back to: cargo test --workspace --no-fail-fast $*"
-    cargo test --workspace --no-fail-fast "$@" || rc_unit=$?
-  fi
+  ensure_nextest
+  log "cargo nextest run --workspace --no-fail-fast $*"
+  cargo nextest run --workspace --no-fail-fast "$@" || rc_unit=$?
   log "scripts/test-stack-lifecycle.sh"
   bash "$REPO/scripts/test-stack-lifecycle.sh" || rc_life=$?
   log "workspace tests: $([[ $rc_unit == 0 ]] && echo passed || echo "FAILED (exit $rc_unit)");" \

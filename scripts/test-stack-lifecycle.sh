@@ -3,7 +3,7 @@
 # and that nothing of the stack is left running.
 #
 # It uses its own state directory and ports, so it never disturbs the main dev stack:
-#   BSS_DEV_DIR=<repo>/.dev/lifecycle-test, PostgreSQL 55532, Redis 56479, services 18620/18622/18629/18678.
+#   BSS_DEV_DIR=<repo>/.dev/lifecycle-test, PostgreSQL 25532, Redis 26479, services 18620/18622/18629/18678.
 # The directory is wiped at the start (a fresh cluster every run) and kept afterwards for its logs.
 # Other settings of devstack.sh (BSS_BIN_DIR, BSS_SKIP_BUILD, BSS_READY_TIMEOUT...) pass through.
 #
@@ -15,8 +15,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEVSTACK=(bash "$REPO/scripts/devstack.sh")
 
 export BSS_DEV_DIR=$REPO/.dev/lifecycle-test
-export BSS_PG_PORT=55532
-export BSS_REDIS_PORT=56479
+export BSS_PG_PORT=25532
+export BSS_REDIS_PORT=26479
 export BSS_PORT_CATALOG=18620
 export BSS_PORT_ORDER=18622
 export BSS_PORT_CUSTOMER=18629

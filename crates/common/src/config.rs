@@ -190,6 +190,7 @@ impl fmt::Debug for RedisSettings {
 /// All settings of one service process.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    pub bind_address: std::net::IpAddr,
     pub port: u16,
     pub http_workers: usize,
     pub max_body_bytes: usize,
@@ -240,6 +241,7 @@ impl Settings {
         }
 
         Ok(Self {
+            bind_address: env.parse_or("BIND_ADDRESS", std::net::IpAddr::from([0, 0, 0, 0]))?,
             port,
             http_workers,
             max_body_bytes,
@@ -452,6 +454,7 @@ mod tests {
             ("DATABASE_MAX_CONNECTIONS", "abc"),
             ("DATABASE_MAX_CONNECTIONS", "0"),
             ("PORT", "70000"),
+            ("BIND_ADDRESS", "localhost:80"),
             ("SHUTDOWN_TIMEOUT_SECS", "-1"),
             ("RUN_MIGRATIONS", "maybe"),
             ("REDIS_URL", "localhost:6379"),

@@ -58,9 +58,14 @@ where
 fn healthcheck() -> i32 {
     use std::io::{Read, Write};
     let port = std::env::var("PORT").ok().and_then(|p| p.parse::<u16>().ok()).unwrap_or(8080);
+    let address = std::env::var("BIND_ADDRESS")
+        .ok()
+        .and_then(|a| a.parse::<std::net::IpAddr>().ok())
+        .filter(|a| !a.is_unspecified())
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
     let attempt = || -> std::io::Result<bool> {
         let timeout = std::time::Duration::from_secs(2);
-        let mut stream = std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), timeout)?;
+        let mut stream = std::net::TcpStream::connect_timeout(&(address, port).into(), timeout)?;
         stream.set_read_timeout(Some(timeout))?;
         stream.write_all(b"GET /live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
         let mut head = [0u8; 12];

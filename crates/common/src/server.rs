@@ -99,8 +99,9 @@ impl Application {
         let lifecycle = Arc::new(Lifecycle::new());
         let (audit, audit_writer) = AuditLog::new(spec.name);
 
-        let listener = TcpListener::bind(("0.0.0.0", settings.port))
-            .with_context(|| format!("cannot listen on PORT {}", settings.port))?;
+        let listener = TcpListener::bind((settings.bind_address, settings.port)).with_context(|| {
+            format!("cannot listen on BIND_ADDRESS {} PORT {}", settings.bind_address, settings.port)
+        })?;
         let port = listener.local_addr()?.port();
 
         let context = web::Data::new(ServiceContext {

@@ -70,6 +70,7 @@ pub fn test_env(database_url: &str) -> Env {
         ("JWT_ISSUER", TEST_ISSUER.to_owned()),
         ("JWT_AUDIENCE", TEST_AUDIENCE.to_owned()),
         ("PORT", "0".to_owned()),
+        ("BIND_ADDRESS", "127.0.0.1".to_owned()),
         ("HTTP_WORKERS", "1".to_owned()),
         ("DATABASE_MAX_CONNECTIONS", "5".to_owned()),
         ("SHUTDOWN_TIMEOUT_SECS", "5".to_owned()),
