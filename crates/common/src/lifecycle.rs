@@ -19,6 +19,7 @@ pub struct Lifecycle {
     started: Instant,
     shutting_down: AtomicBool,
     migrated: AtomicBool,
+    migrated_signal: tokio::sync::watch::Sender<bool>,
     stop: CancellationToken,
     workers: TaskTracker,
 }
@@ -35,6 +36,7 @@ impl Lifecycle {
             started: Instant::now(),
             shutting_down: AtomicBool::new(false),
             migrated: AtomicBool::new(false),
+            migrated_signal: tokio::sync::watch::channel(false).0,
             stop: CancellationToken::new(),
             workers: TaskTracker::new(),
         }
@@ -59,6 +61,13 @@ impl Lifecycle {
 
     pub fn mark_migrated(&self) {
         self.migrated.store(true, Ordering::SeqCst);
+        self.migrated_signal.send_replace(true);
+    }
+
+    /// Resolves once migrations are applied (at once if they are); workers that need tables await it.
+    pub async fn migrated(&self) {
+        let mut signal = self.migrated_signal.subscribe();
+        let _ = signal.wait_for(|done| *done).await;
     }
 
     /// The token background workers watch; cancelled at step 4 of the shutdown.

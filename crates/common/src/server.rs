@@ -49,7 +49,13 @@ pub struct ServiceSpec {
     pub migrator: &'static Migrator,
     /// Whether successful reads are audited too (personal data, e.g. customers).
     pub audit_reads: bool,
+    /// Starts the service's own background workers (outbox relay, consumers, jobs) once the context exists.
+    /// Workers are spawned with [`Lifecycle::spawn_worker`] and watch its stop token.
+    pub on_start: fn(&web::Data<ServiceContext>),
 }
+
+/// An [`ServiceSpec::on_start`] for services without workers of their own.
+pub fn no_workers(_: &web::Data<ServiceContext>) {}
 
 impl ServiceSpec {
     fn is_protected(&self, path: &str) -> bool {
@@ -166,6 +172,7 @@ impl Application {
             }),
         ));
         audit.record(AuditRecord::new(AuditCategory::System, "system", "service.start", "success"));
+        (spec.on_start)(&context);
 
         let app_context = context.clone();
         let max_body = settings.max_body_bytes;

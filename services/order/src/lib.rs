@@ -19,6 +19,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     version: env!("CARGO_PKG_VERSION"),
     base_paths: &[BASE_PATH],
     migrator: &MIGRATOR,
+    on_start: bss_common::server::no_workers,
     audit_reads: false,
 };
 

@@ -1,0 +1,1 @@
+//! Transactional outbox, relay and listener deliveries. (Being written.)

@@ -1,0 +1,1 @@
+//! TMF630 `/hub`. (Being written.)

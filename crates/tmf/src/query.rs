@@ -1,0 +1,1 @@
+//! TMF630 list queries. (Being written: see the interface below.)
