@@ -626,7 +626,8 @@ svc_start() {
   # then stops the services in order. The inner shell records its pid and becomes the service (exec).
   # shellcheck disable=SC2016 # the inner script expands its own arguments
   # BIND_ADDRESS: the local services answer on loopback only (in containers they listen on every interface).
-  env "$STACK_MARKER" PORT="$port" BIND_ADDRESS=127.0.0.1 FULFILMENT_MODE=auto SHUTDOWN_DRAIN_SECS="${SHUTDOWN_DRAIN_SECS:-1}" \
+  # HUB_ALLOW_PRIVATE_CALLBACKS: /hub listeners of a local stack live on this machine, so loopback callbacks are allowed.
+  env "$STACK_MARKER" PORT="$port" BIND_ADDRESS=127.0.0.1 HUB_ALLOW_PRIVATE_CALLBACKS=true FULFILMENT_MODE=auto SHUTDOWN_DRAIN_SECS="${SHUTDOWN_DRAIN_SECS:-1}" \
     setsid bash -c 'echo $$ >"$0"; exec "$1"' "$pidfile" "$bin" >>"$logfile" 2>&1 </dev/null &
   wait_until 10 "$svc pid file" test -s "$pidfile" || die "$svc did not start"
   log "started $svc (pid $(cat "$pidfile"), port $port, log $logfile)"

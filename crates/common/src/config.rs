@@ -207,6 +207,12 @@ pub struct Settings {
     pub http_client: HttpClientSettings,
     /// Peer service base URLs (`CATALOG_URL`, `CUSTOMER_URL`, `BILLING_URL`, `ORDER_URL`) that were set.
     pub peers: HashMap<String, String>,
+    /// Whether `/hub` accepts callbacks on loopback, private, link-local or unique-local addresses
+    /// (`HUB_ALLOW_PRIVATE_CALLBACKS`). Off by default: a listener URL is a server-side request the caller
+    /// chooses, so it must not reach the cluster's internal network (SSRF). The local stack and tests turn it on.
+    pub hub_allow_private_callbacks: bool,
+    /// Delivery attempts to a `/hub` listener before an event is given up for it (`HUB_DELIVERY_MAX_ATTEMPTS`).
+    pub hub_delivery_max_attempts: u32,
 }
 
 /// Outgoing HTTP behaviour shared by every service-to-service call.
@@ -292,6 +298,13 @@ impl Settings {
                 .filter(|name| env.get(name).is_some())
                 .map(|name| Ok((name.to_string(), parse_url(env, name, &["http", "https"])?)))
                 .collect::<Result<_, ConfigError>>()?,
+            hub_allow_private_callbacks: env.bool_or("HUB_ALLOW_PRIVATE_CALLBACKS", false)?,
+            hub_delivery_max_attempts: Env::bounded(
+                "HUB_DELIVERY_MAX_ATTEMPTS",
+                env.parse_or("HUB_DELIVERY_MAX_ATTEMPTS", 12u32)?,
+                1,
+                100,
+            )?,
         })
     }
 
@@ -446,6 +459,8 @@ mod tests {
         assert_eq!(s.shutdown_drain, Duration::from_secs(5));
         assert!(s.database.run_migrations);
         assert_eq!(s.auth.issuer, "bss-oss");
+        assert!(!s.hub_allow_private_callbacks);
+        assert_eq!(s.hub_delivery_max_attempts, 12);
     }
 
     #[test]
@@ -462,6 +477,8 @@ mod tests {
             ("JWT_SECRET", "short"),
             ("CATALOG_URL", "ftp://x"),
             ("SHUTDOWN_DRAIN_SECS", "60"),
+            ("HUB_ALLOW_PRIVATE_CALLBACKS", "sometimes"),
+            ("HUB_DELIVERY_MAX_ATTEMPTS", "0"),
         ];
         for (name, value) in cases {
             let mut env = minimal();

@@ -25,6 +25,13 @@ pub const AUDIT_EVENTS_DROPPED: &str = "bss_oss_audit_events_dropped_total";
 pub const AUDIT_PURGED_TOTAL: &str = "bss_oss_audit_events_purged_total";
 pub const BUILD_INFO: &str = "bss_oss_build_info";
 pub const PANICS_TOTAL: &str = "bss_oss_http_panics_total";
+pub const CACHE_REQUESTS_TOTAL: &str = "bss_oss_cache_requests_total";
+/// TMF events written to the service's Redis Stream by the outbox relay, by `event_type`.
+pub const EVENTS_PUBLISHED_TOTAL: &str = "bss_oss_events_published_total";
+/// Outbox rows not yet on the stream.
+pub const OUTBOX_BACKLOG: &str = "bss_oss_outbox_backlog";
+/// Delivery attempts to `/hub` listeners, by `outcome` (`delivered`, `retry`, `failed`).
+pub const LISTENER_DELIVERIES_TOTAL: &str = "bss_oss_listener_deliveries_total";
 
 /// Latency buckets in seconds: fine below 100 ms where a healthy BSS read lives, coarse up to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -64,6 +71,16 @@ fn describe() {
     describe_counter!(AUDIT_PURGED_TOTAL, "Audit records deleted by the retention purge.");
     describe_gauge!(BUILD_INFO, "Always 1; labels carry the service name and version.");
     describe_counter!(PANICS_TOTAL, "Handler panics turned into 500 responses.");
+    describe_counter!(CACHE_REQUESTS_TOTAL, "Read-through cache lookups, by outcome (hit, miss, unavailable).");
+    describe_counter!(EVENTS_PUBLISHED_TOTAL, "TMF events published to the service's Redis Stream, by event type.");
+    describe_gauge!(
+        OUTBOX_BACKLOG,
+        "Events committed to the outbox but not yet on the Redis Stream (every replica reports the same count)."
+    );
+    describe_counter!(
+        LISTENER_DELIVERIES_TOTAL,
+        "Event deliveries to /hub listeners, by outcome: delivered, retry (will be tried again) or failed (given up)."
+    );
 }
 
 /// The name of the service a request is being served by, kept in app data for the middleware.

@@ -75,6 +75,8 @@ pub fn test_env(database_url: &str) -> Env {
         ("DATABASE_MAX_CONNECTIONS", "5".to_owned()),
         ("SHUTDOWN_TIMEOUT_SECS", "5".to_owned()),
         ("SHUTDOWN_DRAIN_SECS", "0".to_owned()),
+        // Test listeners for /hub run on 127.0.0.1.
+        ("HUB_ALLOW_PRIVATE_CALLBACKS", "true".to_owned()),
     ])
 }
 
@@ -115,7 +117,13 @@ fn init_telemetry(service: &'static str) {
     telemetry::init_with_writer(service, logs);
 }
 
-/// A running service on a free port, stopped when dropped or by [`TestApp::stop`].
+/// A running service on a free port, stopped when dropped or by [`TestApp::stop`], or crashed by
+/// [`TestApp::kill`].
+///
+/// Each app runs on a Tokio runtime of its own, on its own thread, as if it were a separate process: its HTTP
+/// server, background workers and connections live there, so [`TestApp::kill`] can drop all of them at once
+/// without any graceful step. The test still reaches [`TestApp::context`] (the pool, the settings) from its
+/// own runtime while the app lives.
 pub struct TestApp {
     pub address: String,
     pub port: u16,
@@ -124,7 +132,9 @@ pub struct TestApp {
     pub database_url: String,
     schema: &'static str,
     shutdown: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    kill: Option<oneshot::Sender<()>>,
+    finished: Option<oneshot::Receiver<anyhow::Result<()>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TestApp {
@@ -151,27 +161,81 @@ impl TestApp {
     where
         F: Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
     {
-        init_telemetry(spec.name);
         let database_url = fresh_database().await;
-        let mut env = test_env(&database_url);
+        Self::start_on_database(spec, routes, &database_url, customise).await
+    }
+
+    /// Starts `spec` on an existing database (`database_url` as [`TestApp::database_url`] gives it, e.g. the
+    /// database of an app that was stopped or killed) and waits until it is ready: a restart.
+    pub async fn spawn_on_database<F>(
+        spec: &'static ServiceSpec,
+        routes: F,
+        database_url: &str,
+        customise: impl FnOnce(&mut Env),
+    ) -> TestApp
+    where
+        F: Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
+    {
+        let app = Self::start_on_database(spec, routes, database_url, customise).await;
+        app.wait_ready(Duration::from_secs(30)).await;
+        app
+    }
+
+    async fn start_on_database<F>(
+        spec: &'static ServiceSpec,
+        routes: F,
+        database_url: &str,
+        customise: impl FnOnce(&mut Env),
+    ) -> TestApp
+    where
+        F: Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
+    {
+        init_telemetry(spec.name);
+        let mut env = test_env(database_url);
         customise(&mut env);
         let settings = Settings::from_env(&env).expect("test settings are valid");
-        let application = Application::build(spec, settings, routes).await.expect("the application builds");
-        let port = application.port();
-        let context = application.context();
+        let (started_tx, started) = oneshot::channel();
         let (shutdown, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(application.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
+        let (kill, killed) = oneshot::channel::<()>();
+        let (finished_tx, finished) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("{}-app", spec.name))
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name(format!("{}-app-rt", spec.name))
+                    .enable_all()
+                    .build()
+                    .expect("the app's runtime starts");
+                let outcome = runtime.block_on(async move {
+                    let application = Application::build(spec, settings, routes).await.expect("the application builds");
+                    let _ = started_tx.send((application.port(), application.context()));
+                    tokio::select! {
+                        result = application.run_until_stopped(async move { let _ = stopped.await; }) => Some(result),
+                        // Only an explicit kill: a dropped TestApp stops gracefully instead.
+                        Ok(()) = killed => None,
+                    }
+                });
+                // After a kill this drops every task of the app where it stands (HTTP server, workers, open
+                // transactions): their connections close, nothing gets to finish.
+                runtime.shutdown_timeout(Duration::from_secs(5));
+                if let Some(result) = outcome {
+                    let _ = finished_tx.send(result);
+                }
+            })
+            .expect("the app's thread starts");
+        let (port, context) = started.await.expect("the application builds");
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
             port,
             client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client"),
             context,
-            database_url,
+            database_url: database_url.to_owned(),
             schema: spec.schema,
             shutdown: Some(shutdown),
-            task: Some(task),
+            kill: Some(kill),
+            finished: Some(finished),
+            thread: Some(thread),
         }
     }
 
@@ -198,6 +262,35 @@ impl TestApp {
         self.client.get(self.url(path)).bearer_auth(token(ALL_SCOPES)).send().await.expect("request sent")
     }
 
+    /// POST JSON with a token carrying every scope.
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client.post(self.url(path)).bearer_auth(token(ALL_SCOPES)).json(body).send().await.expect("request sent")
+    }
+
+    /// PATCH with the given media type and a token carrying every scope.
+    pub async fn patch_as(&self, path: &str, content_type: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token(ALL_SCOPES))
+            .header("content-type", content_type)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// DELETE with a token carrying every scope.
+    pub async fn delete_authorized(&self, path: &str) -> reqwest::Response {
+        self.client.delete(self.url(path)).bearer_auth(token(ALL_SCOPES)).send().await.expect("request sent")
+    }
+
+    /// GET with every scope, expecting 200 and a JSON body.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = self.get_authorized(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("JSON body")
+    }
+
     /// `/metrics` as text.
     pub async fn metrics_text(&self) -> String {
         self.client.get(self.url("/metrics")).send().await.expect("metrics").text().await.expect("metrics body")
@@ -216,9 +309,21 @@ impl TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        match self.task.take() {
-            Some(task) => task.await?,
+        match self.finished.take() {
+            Some(finished) => finished.await.map_err(|_| anyhow::anyhow!("the app's thread ended without a result"))?,
             None => Ok(()),
+        }
+    }
+
+    /// Crashes the app, as `kill -9` would a process: no drain, no worker finishing its batch, no flush.
+    /// Returns once everything it ran is gone (its port refuses connections, its database sessions are closed
+    /// by the server as their sockets drop).
+    pub async fn kill(mut self) {
+        if let Some(kill) = self.kill.take() {
+            let _ = kill.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            tokio::task::spawn_blocking(move || thread.join()).await.expect("join").expect("the app's thread ended");
         }
     }
 }

@@ -7,11 +7,14 @@
 //! - [`patch`]: merge-patch and JSON Patch with the per-resource list of patchable attributes.
 //! - [`events`]: the transactional outbox, its relay to the service's Redis Stream and the deliveries to `/hub`
 //!   listeners; [`hub`]: the `/hub` endpoints.
-//! - [`money`]: TMF `Money` parsed into integer minor units.
+//! - [`money`]: TMF `Money` parsed into integer minor units; [`schema`]: declarative body checks.
+//! - [`routes`]: the five operations of a collection as HTTP handlers.
 
 pub mod events;
 pub mod hub;
 pub mod money;
 pub mod patch;
 pub mod query;
+pub mod routes;
 pub mod schema;
+pub mod store;

@@ -230,7 +230,8 @@ mod tests {
 
     #[test]
     fn an_extension_type_may_add_attributes() {
-        let body = json!({"name": "x", "@type": "FibreOffering", "@schemaLocation": "https://x/schema.json", "colour": "red"});
+        let body =
+            json!({"name": "x", "@type": "FibreOffering", "@schemaLocation": "https://x/schema.json", "colour": "red"});
         OFFERING.check(&body).unwrap();
     }
 }

@@ -4,7 +4,8 @@
 //! routes. Probes, metrics, authentication, audit, errors and shutdown come from `bss_common::server`.
 
 use actix_web::web;
-use bss_common::ServiceSpec;
+use bss_common::{ServiceContext, ServiceSpec};
+use bss_tmf::events::EventsConfig;
 
 /// The TMF678 Customer Bill API base path.
 pub const BASE_PATH: &str = "/tmf-api/customerBillManagement/v4";
@@ -19,10 +20,17 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     version: env!("CARGO_PKG_VERSION"),
     base_paths: &[BASE_PATH, "/tmf-api/accountManagement/v4"],
     migrator: &MIGRATOR,
-    on_start: bss_common::server::no_workers,
+    on_start: start_workers,
     audit_reads: false,
 };
 
-/// Registers the service's TMF routes. The resources arrive with their issue; until then the base path only
-/// authenticates and answers 404.
-pub fn routes(_config: &mut web::ServiceConfig) {}
+/// Registers the service's TMF routes: `/hub` (TMF630 listeners) for now. The resources arrive with their issue;
+/// until then the rest of the base path only authenticates and answers 404.
+pub fn routes(config: &mut web::ServiceConfig) {
+    bss_tmf::hub::configure(config, BASE_PATH);
+}
+
+/// The outbox relay to the service's event stream and the deliveries to `/hub` listeners.
+fn start_workers(ctx: &web::Data<ServiceContext>) {
+    bss_tmf::events::start_workers(ctx, EventsConfig { on_published: None });
+}

@@ -1,12 +1,20 @@
-//! The catalog service: TMF620 Product Catalog (v4) over the shared runtime in `bss-common`.
+//! The catalog service: TMF620 Product Catalog (v4.1) over the shared runtime (`bss-common`) and the TMF630
+//! toolkit (`bss-tmf`).
 //!
-//! This crate holds only what is specific to catalog: its [`SPEC`] (name, base path, migrations) and its
-//! routes. Probes, metrics, authentication, audit, errors and shutdown come from `bss_common::server`.
+//! This crate holds what is specific to the catalog: its resources and their rules ([`resources`]), the
+//! import and export jobs ([`jobs`]), and the wiring below — routes, the event relay with its cache
+//! invalidation, the job worker. Offerings and prices are read through the Redis cache: the order service
+//! reads them on every order.
+
+pub mod jobs;
+pub mod resources;
 
 use actix_web::web;
-use bss_common::ServiceSpec;
+use bss_common::{ServiceContext, ServiceSpec};
+use bss_tmf::events::{EventsConfig, PublishedEvent, PublishedHook};
+use std::sync::Arc;
 
-/// The TMF620 Product Catalog API base path.
+/// The TMF620 API base path.
 pub const BASE_PATH: &str = "/tmf-api/productCatalogManagement/v4";
 
 /// Embedded migrations of the `catalog` schema (`migrations/catalog`).
@@ -19,10 +27,32 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     version: env!("CARGO_PKG_VERSION"),
     base_paths: &[BASE_PATH],
     migrator: &MIGRATOR,
-    on_start: bss_common::server::no_workers,
+    on_start: start_workers,
     audit_reads: false,
 };
 
-/// Registers the service's TMF routes. The resources arrive with their issue; until then the base path only
-/// authenticates and answers 404.
-pub fn routes(_config: &mut web::ServiceConfig) {}
+/// Registers the TMF620 routes: the five resources, the jobs and `/hub`.
+pub fn routes(config: &mut web::ServiceConfig) {
+    for kind in resources::ALL {
+        bss_tmf::routes::configure(config, BASE_PATH, kind);
+    }
+    jobs::configure(config, BASE_PATH);
+    bss_tmf::hub::configure(config, BASE_PATH);
+}
+
+/// The event relay (which also evicts cached offerings and prices once their change is published, so every
+/// replica reads the new version) and the job worker.
+fn start_workers(ctx: &web::Data<ServiceContext>) {
+    let cache_ctx = ctx.clone();
+    let evict: PublishedHook = Arc::new(move |event: PublishedEvent| {
+        let ctx = cache_ctx.clone();
+        Box::pin(async move {
+            let cached = [&resources::PRODUCT_OFFERING, &resources::PRODUCT_OFFERING_PRICE];
+            if cached.iter().any(|kind| kind.name == event.resource_type) {
+                bss_tmf::store::evict(&ctx, &event.resource_type, &event.resource_id).await;
+            }
+        })
+    });
+    bss_tmf::events::start_workers(ctx, EventsConfig { on_published: Some(evict) });
+    ctx.lifecycle.spawn_worker("catalog-jobs", jobs::run_worker(ctx.clone()));
+}

@@ -1,0 +1,134 @@
+//! The five TMF630 operations of a resource collection, as HTTP handlers over [`crate::store`].
+//!
+//! `GET {base}/{name}` (list with paging headers), `POST {base}/{name}` (201 + `Location`),
+//! `GET {base}/{name}/{id}`, `PATCH {base}/{name}/{id}` (three media types), `DELETE {base}/{name}/{id}` (204).
+//! Any other method on these paths is a 405 with the TMF error body.
+
+use crate::patch::PatchFormat;
+use crate::query;
+use crate::store::{self, ResourceKind};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use bss_common::server::resource;
+use bss_common::{ApiError, ServiceContext};
+use serde_json::Value;
+
+/// Registers the collection and item routes of `kind` under `base_path`.
+pub fn configure(config: &mut web::ServiceConfig, base_path: &'static str, kind: &'static ResourceKind) {
+    configure_operations(config, base_path, kind, Operations::ALL);
+}
+
+/// Which of the five operations a collection offers (jobs, for instance, are created by their own handler
+/// and never patched).
+#[derive(Debug, Clone, Copy)]
+pub struct Operations {
+    pub create: bool,
+    pub patch: bool,
+}
+
+impl Operations {
+    pub const ALL: Operations = Operations { create: true, patch: true };
+    pub const READ_AND_DELETE: Operations = Operations { create: false, patch: false };
+}
+
+/// Registers the routes of `kind` that `operations` allows; the others answer 405.
+pub fn configure_operations(
+    config: &mut web::ServiceConfig,
+    base_path: &'static str,
+    kind: &'static ResourceKind,
+    operations: Operations,
+) {
+    let collection_path = format!("{base_path}/{}", kind.name);
+    let item_path = format!("{collection_path}/{{id}}");
+    let mut collection =
+        resource(&collection_path).app_data(web::Data::new(Collection { base_path, kind })).route(web::get().to(list));
+    if operations.create {
+        collection = collection.route(web::post().to(create));
+    }
+    let mut item = resource(&item_path)
+        .app_data(web::Data::new(Collection { base_path, kind }))
+        .route(web::get().to(retrieve))
+        .route(web::delete().to(delete));
+    if operations.patch {
+        item = item.route(web::patch().to(patch));
+    }
+    config.service(collection).service(item);
+}
+
+/// Which collection a handler serves.
+struct Collection {
+    base_path: &'static str,
+    kind: &'static ResourceKind,
+}
+
+async fn list(
+    req: HttpRequest,
+    ctx: web::Data<ServiceContext>,
+    collection: web::Data<Collection>,
+) -> Result<HttpResponse, ApiError> {
+    let kind = collection.kind;
+    let query =
+        query::parse_list_query(req.query_string(), kind.paging).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let (documents, total) = store::list(&ctx, kind, &query).await?;
+    let page: Vec<Value> = match &query.fields {
+        Some(fields) => documents.into_iter().map(|d| query::project(d, fields)).collect(),
+        None => documents,
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(("X-Total-Count", total.to_string()))
+        .insert_header(("X-Result-Count", page.len().to_string()))
+        .json(page))
+}
+
+async fn create(
+    ctx: web::Data<ServiceContext>,
+    collection: web::Data<Collection>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let created = store::create(&ctx, collection.kind, collection.base_path, body.into_inner()).await?;
+    let location = created["href"].as_str().unwrap_or_default().to_owned();
+    Ok(HttpResponse::Created().insert_header((header::LOCATION, location)).json(created))
+}
+
+async fn retrieve(
+    req: HttpRequest,
+    id: web::Path<String>,
+    ctx: web::Data<ServiceContext>,
+    collection: web::Data<Collection>,
+) -> Result<HttpResponse, ApiError> {
+    let document = store::get(&ctx, collection.kind, &id).await?;
+    // `fields=` applies to a single resource too; other list parameters are meaningless here.
+    let fields = web::Query::<FieldsOnly>::from_query(req.query_string()).ok().and_then(|q| q.into_inner().fields);
+    let document = match fields {
+        Some(fields) => query::project(document, &fields.split(',').map(|f| f.trim().to_owned()).collect::<Vec<_>>()),
+        None => document,
+    };
+    Ok(HttpResponse::Ok().json(document))
+}
+
+#[derive(serde::Deserialize)]
+struct FieldsOnly {
+    fields: Option<String>,
+}
+
+async fn patch(
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+    ctx: web::Data<ServiceContext>,
+    collection: web::Data<Collection>,
+) -> Result<HttpResponse, ApiError> {
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let format = PatchFormat::from_content_type(content_type)?;
+    let patched = store::patch(&ctx, collection.kind, &id, format, &body).await?;
+    Ok(HttpResponse::Ok().json(patched))
+}
+
+async fn delete(
+    id: web::Path<String>,
+    ctx: web::Data<ServiceContext>,
+    collection: web::Data<Collection>,
+) -> Result<HttpResponse, ApiError> {
+    store::delete(&ctx, collection.kind, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,442 @@
+//! The TMF resource store: documents in `tmf_resource`, every write with its event in one transaction.
+//!
+//! A [`ResourceKind`] describes one TMF resource (its name, body schema, status lifecycle, patchable
+//! attributes, paging, whether reads are cached). The store gives all of them the same behaviour:
+//! - the server sets `id`, `href`, `lastUpdate` (microsecond precision, so a value read back filters equal)
+//!   and defaults `@type` and the initial status;
+//! - each create, attribute change, status change and delete writes its TMF event to the outbox inside the
+//!   transaction that makes the change ([`crate::events::enqueue`]);
+//! - an illegal status transition is a 409 and changes nothing;
+//! - reads of cached kinds go through Redis (read-through, five minutes), and every write deletes the cached
+//!   copy after commit; the event relay deletes it again once the event is published, which closes the race
+//!   with a read that started before the commit. Without Redis, reads go to PostgreSQL.
+
+use crate::events::{self, NewEvent};
+use crate::patch::{self, PatchFormat};
+use crate::query::{self, Columns, ListQuery, Paging};
+use crate::schema::Schema;
+use bss_common::kv::redis;
+use bss_common::{ApiError, ServiceContext};
+use chrono::{DateTime, SubsecRound, Utc};
+use serde_json::Value;
+use sqlx::{Postgres, QueryBuilder, Row};
+use std::time::Duration;
+
+/// How a resource's status may move.
+#[derive(Debug)]
+pub struct Lifecycle {
+    /// The attribute holding the status (`lifecycleStatus`, `status`, `state`).
+    pub attribute: &'static str,
+    /// The status a resource gets when created without one.
+    pub initial: &'static str,
+    /// Every known status and the statuses it may move to.
+    pub transitions: &'static [(&'static str, &'static [&'static str])],
+}
+
+impl Lifecycle {
+    fn is_known(&self, status: &str) -> bool {
+        self.transitions.iter().any(|(from, _)| *from == status)
+    }
+
+    fn allows(&self, from: &str, to: &str) -> bool {
+        from == to || self.transitions.iter().any(|(state, next)| *state == from && next.contains(&to))
+    }
+
+    /// Every known status, for error messages.
+    pub fn statuses(&self) -> Vec<&'static str> {
+        self.transitions.iter().map(|(status, _)| *status).collect()
+    }
+}
+
+/// Everything the store needs to know about one kind of TMF resource.
+#[derive(Debug)]
+pub struct ResourceKind {
+    /// The collection name: path segment, `kind` column, key inside events (e.g. `productOffering`).
+    pub name: &'static str,
+    /// The body schema; its `type_name` is the default `@type` and the event name prefix.
+    pub schema: &'static Schema,
+    pub lifecycle: Option<&'static Lifecycle>,
+    /// First-level attributes a PATCH may change.
+    pub patchable: &'static [&'static str],
+    pub paging: Paging,
+    /// Whether GET by id reads through the Redis cache.
+    pub cached: bool,
+    /// Further checks beyond the schema (cross-attribute rules), run on create and after every patch.
+    pub validate: fn(&Value) -> Result<(), ApiError>,
+    /// Whether a resource in this state may be deleted (409 otherwise).
+    pub deletable: fn(&Value) -> Result<(), ApiError>,
+}
+
+/// A [`ResourceKind::validate`] or [`ResourceKind::deletable`] that accepts everything.
+pub fn accept(_: &Value) -> Result<(), ApiError> {
+    Ok(())
+}
+
+impl ResourceKind {
+    fn columns(&self) -> Columns {
+        Columns { status_attribute: self.lifecycle.map(|l| l.attribute) }
+    }
+
+    fn status_of<'a>(&self, document: &'a Value) -> Option<&'a str> {
+        self.lifecycle.and_then(|l| document.get(l.attribute)).and_then(Value::as_str)
+    }
+
+    fn event_type(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.schema.type_name)
+    }
+
+    fn not_found(&self, id: &str) -> ApiError {
+        ApiError::not_found(format!("No {} with id '{id}'.", self.name))
+    }
+}
+
+const CACHE_TTL: Duration = Duration::from_secs(300);
+
+/// The `href` of a resource: its path under the API base path.
+pub fn href(base_path: &str, kind: &ResourceKind, id: &str) -> String {
+    format!("{base_path}/{}/{id}", kind.name)
+}
+
+/// `lastUpdate` for a write happening now, at the precision PostgreSQL keeps.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Creates a resource from a client body; returns it as stored.
+pub async fn create(
+    ctx: &ServiceContext,
+    kind: &ResourceKind,
+    base_path: &str,
+    mut body: Value,
+) -> Result<Value, ApiError> {
+    kind.schema.check(&body)?;
+    let object = body.as_object_mut().ok_or_else(|| ApiError::bad_request("The body must be a JSON object."))?;
+    for server_owned in ["id", "href", "lastUpdate"] {
+        object.remove(server_owned);
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let at = now();
+    object.insert("id".into(), Value::from(id.clone()));
+    object.insert("href".into(), Value::from(href(base_path, kind, &id)));
+    object.insert("lastUpdate".into(), Value::from(rfc3339(at)));
+    object.entry("@type").or_insert_with(|| Value::from(kind.schema.type_name));
+    if let Some(lifecycle) = kind.lifecycle {
+        let status = object.entry(lifecycle.attribute).or_insert_with(|| Value::from(lifecycle.initial));
+        let status = status.as_str().unwrap_or_default();
+        if !lifecycle.is_known(status) {
+            return Err(ApiError::bad_request(format!(
+                "'{}' must be one of {:?}.",
+                lifecycle.attribute,
+                lifecycle.statuses()
+            )));
+        }
+    }
+    (kind.validate)(&body)?;
+
+    let mut tx = ctx.db.begin().await?;
+    insert_row(&mut tx, kind, &id, at, &body).await?;
+    events::enqueue(
+        &mut tx,
+        NewEvent {
+            event_type: kind.event_type("CreateEvent"),
+            resource_type: kind.name,
+            resource_id: &id,
+            resource: &body,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(body)
+}
+
+async fn insert_row(
+    tx: &mut sqlx::PgConnection,
+    kind: &ResourceKind,
+    id: &str,
+    at: DateTime<Utc>,
+    document: &Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO tmf_resource (kind, id, name, status, version, last_update, doc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(kind.name)
+    .bind(id)
+    .bind(document.get("name").and_then(Value::as_str))
+    .bind(kind.status_of(document))
+    .bind(document.get("version").and_then(Value::as_str))
+    .bind(at)
+    .bind(document)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// Inserts a resource exactly as given (an import), keeping its `id`; fails on an existing id.
+pub async fn insert_document(
+    ctx: &ServiceContext,
+    kind: &ResourceKind,
+    base_path: &str,
+    mut document: Value,
+) -> Result<Value, ApiError> {
+    kind.schema.check(&document)?;
+    (kind.validate)(&document)?;
+    let id = document
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty() && id.len() <= 128)
+        .ok_or_else(|| ApiError::bad_request("An imported resource needs an id (at most 128 characters)."))?
+        .to_owned();
+    let at = now();
+    let object = document.as_object_mut().ok_or_else(|| ApiError::bad_request("not an object"))?;
+    object.insert("href".into(), Value::from(href(base_path, kind, &id)));
+    object.insert("lastUpdate".into(), Value::from(rfc3339(at)));
+    object.entry("@type").or_insert_with(|| Value::from(kind.schema.type_name));
+    let mut tx = ctx.db.begin().await?;
+    match insert_row(&mut tx, kind, &id, at, &document).await {
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("tmf_resource_pkey") => {
+            return Err(ApiError::conflict(format!("A {} with id '{id}' already exists.", kind.name)));
+        }
+        other => other?,
+    }
+    events::enqueue(
+        &mut tx,
+        NewEvent {
+            event_type: kind.event_type("CreateEvent"),
+            resource_type: kind.name,
+            resource_id: &id,
+            resource: &document,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(document)
+}
+
+fn cache_key(ctx: &ServiceContext, kind: &ResourceKind, id: &str) -> String {
+    ctx.redis.key(&format!("resource:{}:{id}", kind.name))
+}
+
+/// Deletes the cached copy of a resource; failures only cost a stale read until the event relay evicts it.
+pub async fn evict(ctx: &ServiceContext, kind_name: &str, id: &str) {
+    let key = ctx.redis.key(&format!("resource:{kind_name}:{id}"));
+    if let Err(e) = ctx.redis.query::<i64>(redis::cmd("DEL").arg(&key)).await {
+        tracing::debug!(kind = kind_name, error = %e, "cache eviction skipped");
+    }
+}
+
+fn count_cache(ctx: &ServiceContext, outcome: &'static str) {
+    metrics::counter!(bss_common::metrics::CACHE_REQUESTS_TOTAL, "service" => ctx.spec.name, "outcome" => outcome)
+        .increment(1);
+}
+
+async fn cached(ctx: &ServiceContext, key: &str) -> Option<Value> {
+    match ctx.redis.query::<Option<String>>(redis::cmd("GET").arg(key)).await {
+        Ok(Some(text)) => {
+            count_cache(ctx, "hit");
+            serde_json::from_str(&text).ok()
+        }
+        Ok(None) => {
+            count_cache(ctx, "miss");
+            None
+        }
+        Err(_) => {
+            count_cache(ctx, "unavailable");
+            None
+        }
+    }
+}
+
+async fn fill_cache(ctx: &ServiceContext, key: &str, document: &Value) {
+    let command = redis::cmd("SET").arg(key).arg(document.to_string()).arg("EX").arg(CACHE_TTL.as_secs()).to_owned();
+    let _ = ctx.redis.query::<()>(&command).await;
+}
+
+/// The resource with `id`, or 404.
+pub async fn get(ctx: &ServiceContext, kind: &ResourceKind, id: &str) -> Result<Value, ApiError> {
+    let key = kind.cached.then(|| cache_key(ctx, kind, id));
+    if let Some(key) = &key
+        && let Some(document) = cached(ctx, key).await
+    {
+        return Ok(document);
+    }
+    let row = sqlx::query("SELECT doc FROM tmf_resource WHERE kind = $1 AND id = $2")
+        .bind(kind.name)
+        .bind(id)
+        .fetch_optional(&ctx.db)
+        .await?
+        .ok_or_else(|| kind.not_found(id))?;
+    let document: Value = row.try_get("doc").map_err(ApiError::internal)?;
+    if let Some(key) = &key {
+        fill_cache(ctx, key, &document).await;
+    }
+    Ok(document)
+}
+
+/// The count and page queries of a list request; `prefix` is `""` or `"EXPLAIN "`.
+fn list_queries(
+    kind: &ResourceKind,
+    query: &ListQuery,
+    prefix: &'static str,
+) -> Result<(QueryBuilder<Postgres>, QueryBuilder<Postgres>), ApiError> {
+    let columns = kind.columns();
+    let bad = |e: query::QueryError| ApiError::bad_request(e.to_string());
+    let mut count: QueryBuilder<Postgres> = QueryBuilder::new(prefix);
+    count.push("SELECT count(*) FROM tmf_resource WHERE kind = ").push_bind(kind.name);
+    query::push_filters(&mut count, &query.filters, &columns).map_err(bad)?;
+
+    let mut page: QueryBuilder<Postgres> = QueryBuilder::new(prefix);
+    page.push("SELECT doc FROM tmf_resource WHERE kind = ").push_bind(kind.name);
+    query::push_filters(&mut page, &query.filters, &columns).map_err(bad)?;
+    query::push_order_by(&mut page, &query.sort, &columns).map_err(bad)?;
+    page.push(" LIMIT ").push_bind(i64::from(query.limit)).push(" OFFSET ").push_bind(i64::from(query.offset));
+    Ok((count, page))
+}
+
+/// One page of resources matching `query`, and how many match in all.
+pub async fn list(ctx: &ServiceContext, kind: &ResourceKind, query: &ListQuery) -> Result<(Vec<Value>, i64), ApiError> {
+    let (mut count, mut page) = list_queries(kind, query, "")?;
+    let total: i64 = count.build_query_scalar().fetch_one(&ctx.db).await?;
+    let documents: Vec<Value> = page.build_query_scalar().fetch_all(&ctx.db).await?;
+    Ok((documents, total))
+}
+
+/// PostgreSQL's plans for the count and page queries of a list request (tests and benchmarks show them).
+pub async fn explain_list(
+    ctx: &ServiceContext,
+    kind: &ResourceKind,
+    query: &ListQuery,
+) -> Result<Vec<(&'static str, String)>, ApiError> {
+    let (mut count, mut page) = list_queries(kind, query, "EXPLAIN ")?;
+    let count_plan: Vec<String> = count.build_query_scalar().fetch_all(&ctx.db).await?;
+    let page_plan: Vec<String> = page.build_query_scalar().fetch_all(&ctx.db).await?;
+    Ok(vec![("count", count_plan.join("\n")), ("page", page_plan.join("\n"))])
+}
+
+/// Applies a PATCH body to the resource; returns it as stored.
+pub async fn patch(
+    ctx: &ServiceContext,
+    kind: &ResourceKind,
+    id: &str,
+    format: PatchFormat,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    update_with(ctx, kind, id, |before| {
+        let after = patch::apply(before, format, body)?;
+        patch::ensure_patchable(&patch::changed_attributes(before, &after), kind.patchable)?;
+        Ok(after)
+    })
+    .await
+}
+
+/// Changes a resource with `change` (the server's own updates, e.g. a job's progress, and PATCH): the result
+/// is validated, its status move checked, `lastUpdate` set, and the events written, all in one transaction.
+/// A change that changes nothing writes nothing.
+pub async fn update_with(
+    ctx: &ServiceContext,
+    kind: &ResourceKind,
+    id: &str,
+    change: impl FnOnce(&Value) -> Result<Value, ApiError>,
+) -> Result<Value, ApiError> {
+    let mut tx = ctx.db.begin().await?;
+    let row = sqlx::query("SELECT doc FROM tmf_resource WHERE kind = $1 AND id = $2 FOR UPDATE")
+        .bind(kind.name)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| kind.not_found(id))?;
+    let before: Value = row.try_get("doc").map_err(ApiError::internal)?;
+    let mut after = change(&before)?;
+    let changed = patch::changed_attributes(&before, &after);
+    for server_owned in ["id", "href", "lastUpdate"] {
+        if changed.contains(server_owned) {
+            return Err(ApiError::bad_request(format!("The attribute '{server_owned}' cannot be changed.")));
+        }
+    }
+    kind.schema.check(&after)?;
+    (kind.validate)(&after)?;
+    let (old_status, new_status) = (kind.status_of(&before), kind.status_of(&after));
+    if let (Some(lifecycle), Some(from)) = (kind.lifecycle, old_status) {
+        let to =
+            new_status.ok_or_else(|| ApiError::bad_request(format!("'{}' cannot be removed.", lifecycle.attribute)))?;
+        if !lifecycle.is_known(to) {
+            return Err(ApiError::bad_request(format!(
+                "'{}' must be one of {:?}.",
+                lifecycle.attribute,
+                lifecycle.statuses()
+            )));
+        }
+        if !lifecycle.allows(from, to) {
+            return Err(ApiError::conflict(format!("A {} cannot move from '{from}' to '{to}'.", kind.name)));
+        }
+    }
+    if changed.is_empty() {
+        tx.rollback().await?;
+        return Ok(before);
+    }
+
+    let at = now();
+    if let Some(object) = after.as_object_mut() {
+        object.insert("lastUpdate".into(), Value::from(rfc3339(at)));
+    }
+    sqlx::query(
+        "UPDATE tmf_resource SET name = $3, status = $4, version = $5, last_update = $6, doc = $7
+         WHERE kind = $1 AND id = $2",
+    )
+    .bind(kind.name)
+    .bind(id)
+    .bind(after.get("name").and_then(Value::as_str))
+    .bind(kind.status_of(&after))
+    .bind(after.get("version").and_then(Value::as_str))
+    .bind(at)
+    .bind(&after)
+    .execute(&mut *tx)
+    .await?;
+
+    let status_attribute = kind.lifecycle.map(|l| l.attribute);
+    if changed.iter().any(|attribute| Some(attribute.as_str()) != status_attribute) {
+        let event_type = kind.event_type("AttributeValueChangeEvent");
+        events::enqueue(&mut tx, NewEvent { event_type, resource_type: kind.name, resource_id: id, resource: &after })
+            .await?;
+    }
+    if old_status != kind.status_of(&after) {
+        let event_type = kind.event_type("StateChangeEvent");
+        events::enqueue(&mut tx, NewEvent { event_type, resource_type: kind.name, resource_id: id, resource: &after })
+            .await?;
+    }
+    tx.commit().await?;
+    if kind.cached {
+        evict(ctx, kind.name, id).await;
+    }
+    Ok(after)
+}
+
+/// Deletes the resource (if its state allows); its DeleteEvent carries the resource as it was.
+pub async fn delete(ctx: &ServiceContext, kind: &ResourceKind, id: &str) -> Result<(), ApiError> {
+    let mut tx = ctx.db.begin().await?;
+    let row = sqlx::query("SELECT doc FROM tmf_resource WHERE kind = $1 AND id = $2 FOR UPDATE")
+        .bind(kind.name)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| kind.not_found(id))?;
+    let document: Value = row.try_get("doc").map_err(ApiError::internal)?;
+    (kind.deletable)(&document)?;
+    sqlx::query("DELETE FROM tmf_resource WHERE kind = $1 AND id = $2")
+        .bind(kind.name)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let event_type = kind.event_type("DeleteEvent");
+    events::enqueue(&mut tx, NewEvent { event_type, resource_type: kind.name, resource_id: id, resource: &document })
+        .await?;
+    tx.commit().await?;
+    if kind.cached {
+        evict(ctx, kind.name, id).await;
+    }
+    Ok(())
+}
