@@ -18,6 +18,9 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use std::time::Duration;
 
+mod events;
+pub use events::*;
+
 /// The service under test: its spec, its routes and its binary (`env!("CARGO_BIN_EXE_<name>")`).
 #[derive(Clone, Copy)]
 pub struct Subject {
@@ -56,7 +59,8 @@ pub fn with_test_routes(
                 .service(bss_common::server::resource("/echo").route(web::post().to(echo)))
                 .service(bss_common::server::resource("/item/{id}").route(web::get().to(item)))
                 .service(bss_common::server::resource("/panic").route(web::get().to(panic_handler)))
-                .service(bss_common::server::resource("/call").route(web::get().to(call_peer))),
+                .service(bss_common::server::resource("/call").route(web::get().to(call_peer)))
+                .service(bss_common::server::resource("/event").route(web::post().to(events::emit_event))),
         );
     }
 }
@@ -748,7 +752,8 @@ pub async fn sigterm_drains_in_flight_requests_and_exits_cleanly(subject: Subjec
     let status = status.unwrap_or_else(|| panic!("did not exit; output:\n{}", process.output().join("\n")));
     let output = process.output().join("\n");
     assert!(status.success(), "exit status {status:?}\n{output}");
-    assert!(signalled.elapsed() < Duration::from_secs(10), "stopped within SHUTDOWN_TIMEOUT_SECS");
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_secs(10), "stopped within SHUTDOWN_TIMEOUT_SECS, took {took:?}\n{output}");
     for expected in
         ["readiness is now 503", "worker=\"audit-writer\"", "background workers stopped", "shutdown complete"]
     {
@@ -807,7 +812,16 @@ macro_rules! runtime_conformance {
                 an_incoming_trace_continues_through_the_service_and_its_outgoing_calls,
                 writes_are_audited_and_old_records_purged,
                 sigterm_drains_in_flight_requests_and_exits_cleanly,
-                a_bad_setting_stops_start_up_naming_the_variable
+                a_bad_setting_stops_start_up_naming_the_variable,
+                a_registered_listener_and_the_stream_receive_each_committed_event_with_its_full_payload,
+                hub_registrations_are_created_listed_fetched_and_deleted_and_bad_ones_get_tmf_errors,
+                private_callbacks_are_refused_unless_the_setting_allows_them,
+                a_listener_that_is_down_gets_its_events_in_order_when_it_comes_back,
+                a_listener_that_keeps_failing_is_given_up_without_delaying_other_listeners,
+                a_listener_gets_only_the_events_its_query_matches,
+                events_wait_in_the_outbox_while_redis_is_cut_and_are_published_in_order_after,
+                a_crash_between_commit_and_publish_loses_no_event,
+                the_published_hook_runs_once_per_event_after_it_is_published
             );
         }
     };

@@ -43,7 +43,7 @@ use bss_common::metrics::{EVENTS_PUBLISHED_TOTAL, LISTENER_DELIVERIES_TOTAL, OUT
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::types::Json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +66,14 @@ const RELAY_LOCK_NAMESPACE: i32 = 0x0B55_0E1A;
 const NOTIFY_CHANNEL_PREFIX: &str = "bss_outbox_";
 /// How long a [`PublishedHook`] may take before the relay moves on.
 const HOOK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest relay batch: a PostgreSQL or Redis connection that hangs (rather than fails) must not stall the
+/// relay for good. A batch cut short rolls back and is retried.
+const RELAY_BATCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound on the small bookkeeping queries (backlog count, delivery claims and outcomes).
+const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Once the service stops, how long work under way may take to finish before it is dropped (a healthy batch
+/// takes milliseconds; one stuck on a hung database is abandoned, rolled back and redone by the next start).
+const STOP_GRACE: Duration = Duration::from_secs(1);
 
 /// Fallback poll of the delivery worker (retries falling due).
 const DELIVERY_POLL: Duration = Duration::from_millis(500);
@@ -226,6 +234,17 @@ async fn pause_or_stop(pause: Duration, stop: &CancellationToken) -> bool {
     }
 }
 
+/// Runs `work` to its end, unless the service stops meanwhile: then `work` gets [`STOP_GRACE`] more and is
+/// dropped if still running (`None`), so shutdown never waits on a hung dependency.
+async fn finish_unless_stopped<T>(stop: &CancellationToken, work: impl Future<Output = T>) -> Option<T> {
+    let mut work = std::pin::pin!(work);
+    tokio::select! {
+        done = &mut work => return Some(done),
+        _ = stop.cancelled() => {}
+    }
+    tokio::time::timeout(STOP_GRACE, work).await.ok()
+}
+
 /// Exponential backoff: `first`, doubling per consecutive failure, capped at `max`.
 fn backoff(first: Duration, max: Duration, failures: u32) -> Duration {
     first.saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(20))).min(max)
@@ -233,15 +252,23 @@ fn backoff(first: Duration, max: Duration, failures: u32) -> Duration {
 
 /// Holds a LISTEN connection on the schema's outbox channel and wakes the workers on every commit that
 /// enqueued events. Reconnects with backoff; the workers' polls cover the gaps.
+///
+/// The connection is one of its own beside the service's pool (same options), so a long-lived LISTEN never
+/// takes a connection the API needs: size PostgreSQL's `max_connections` for `DATABASE_MAX_CONNECTIONS + 1`
+/// per replica.
 async fn listen_for_commits(ctx: web::Data<ServiceContext>, wakes: Vec<Arc<Notify>>) {
     let stop = ctx.lifecycle.stop_token();
     let wake_all = || wakes.iter().for_each(|w| w.notify_one());
     if migrated(&ctx, &stop).await {
         let channel = format!("{NOTIFY_CHANNEL_PREFIX}{}", ctx.spec.schema);
+        let own_pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy_with((*ctx.db.connect_options()).clone());
         let mut failures = 0u32;
         loop {
             let connect = async {
-                let mut listener = PgListener::connect_with(&ctx.db).await?;
+                let mut listener = PgListener::connect_with(&own_pool).await?;
                 listener.listen(&channel).await?;
                 Ok::<_, sqlx::Error>(listener)
             };
@@ -307,8 +334,12 @@ async fn relay(ctx: web::Data<ServiceContext>, hook: Option<PublishedHook>, wake
         let stream = stream_name(&ctx);
         let mut failures = 0u32;
         loop {
-            let outcome = relay_batch(&ctx, &stream).await;
-            update_backlog(&ctx).await;
+            let batch = tokio::time::timeout(RELAY_BATCH_TIMEOUT, relay_batch(&ctx, &stream));
+            let Some(outcome) = finish_unless_stopped(&stop, batch).await else { break };
+            let outcome = outcome.unwrap_or_else(|_| Err(anyhow::anyhow!("relay batch timed out")));
+            if finish_unless_stopped(&stop, update_backlog(&ctx)).await.is_none() {
+                break;
+            }
             let pause = match outcome {
                 Ok(RelayOutcome::Published(rows)) => {
                     if failures > 0 {
@@ -437,9 +468,9 @@ async fn after_publish(ctx: &ServiceContext, hook: Option<&PublishedHook>, rows:
 
 /// Sets the backlog gauge to the number of unpublished events (every replica reports the same number).
 async fn update_backlog(ctx: &ServiceContext) {
-    let count: Result<i64, _> =
-        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetch_one(&ctx.db).await;
-    if let Ok(count) = count {
+    let count =
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetch_one(&ctx.db);
+    if let Ok(Ok(count)) = tokio::time::timeout(QUERY_TIMEOUT, count).await {
         metrics::gauge!(OUTBOX_BACKLOG, "service" => ctx.spec.name).set(count as f64);
     }
 }
@@ -503,9 +534,14 @@ async fn deliver_until_stopped(
         let free = DELIVERY_CONCURRENCY - in_flight.len();
         let mut pause = DELIVERY_POLL;
         if free > 0 {
-            let claimed: Result<Vec<Claimed>, _> =
-                sqlx::query_as(CLAIM_SQL).bind(free as i64).bind(DELIVERY_LEASE.as_secs_f64()).fetch_all(&ctx.db).await;
-            match claimed {
+            let claim = sqlx::query_as::<_, Claimed>(CLAIM_SQL)
+                .bind(free as i64)
+                .bind(DELIVERY_LEASE.as_secs_f64())
+                .fetch_all(&ctx.db);
+            let Some(claimed) = finish_unless_stopped(stop, tokio::time::timeout(QUERY_TIMEOUT, claim)).await else {
+                break;
+            };
+            match claimed.unwrap_or(Err(sqlx::Error::PoolTimedOut)) {
                 Ok(claimed) => {
                     failures = 0;
                     for delivery in claimed {
@@ -533,8 +569,14 @@ async fn deliver_until_stopped(
             _ = stop.cancelled() => break,
         }
     }
-    // Finish what is in flight (each bounded by the delivery timeout) so outcomes are recorded.
-    while in_flight.join_next().await.is_some() {}
+    // Let what is in flight finish (each bounded by the delivery timeout) so outcomes are recorded; whatever
+    // is still running then is aborted, and its lease lapses into a retry.
+    let drained =
+        tokio::time::timeout(DELIVERY_TIMEOUT + STOP_GRACE, async { while in_flight.join_next().await.is_some() {} })
+            .await;
+    if drained.is_err() {
+        in_flight.shutdown().await;
+    }
 }
 
 /// The client for listener callbacks: short timeouts, no redirects (a redirect could lead anywhere), and
@@ -570,19 +612,13 @@ impl reqwest::dns::Resolve for PublicAddressesOnly {
 
 async fn deliver_one(ctx: web::Data<ServiceContext>, client: reqwest::Client, delivery: Claimed) {
     let max_attempts = i32::try_from(ctx.settings.hub_delivery_max_attempts).unwrap_or(i32::MAX);
-    let service = ctx.spec.name;
-    let result = post(&ctx, &client, &delivery).await;
-    let (outcome, recorded) = match result {
+    let (outcome, record) = match post(&ctx, &client, &delivery).await {
         Ok(()) => {
             tracing::debug!(listener_id = %delivery.listener_id, event_id = %delivery.event_id, "event delivered");
-            let recorded = sqlx::query(
+            let record = sqlx::query(
                 "UPDATE listener_delivery SET delivered_at = now() WHERE outbox_id = $1 AND listener_id = $2",
-            )
-            .bind(delivery.outbox_id)
-            .bind(&delivery.listener_id)
-            .execute(&ctx.db)
-            .await;
-            ("delivered", recorded)
+            );
+            ("delivered", record)
         }
         Err(error) if delivery.attempts >= max_attempts => {
             tracing::warn!(
@@ -592,15 +628,11 @@ async fn deliver_one(ctx: web::Data<ServiceContext>, client: reqwest::Client, de
                 error = %error,
                 "giving up delivering an event to a hub listener"
             );
-            let recorded = sqlx::query(
-                "UPDATE listener_delivery SET failed_at = now(), last_error = $3 WHERE outbox_id = $1 AND listener_id = $2",
+            let record = sqlx::query(
+                "UPDATE listener_delivery SET failed_at = now(), last_error = $1 WHERE outbox_id = $2 AND listener_id = $3",
             )
-            .bind(delivery.outbox_id)
-            .bind(&delivery.listener_id)
-            .bind(&error)
-            .execute(&ctx.db)
-            .await;
-            ("failed", recorded)
+            .bind(error);
+            ("failed", record)
         }
         Err(error) => {
             let delay = retry_delay(delivery.attempts);
@@ -612,24 +644,31 @@ async fn deliver_one(ctx: web::Data<ServiceContext>, client: reqwest::Client, de
                 error = %error,
                 "hub listener did not take an event; will retry"
             );
-            let recorded = sqlx::query(
-                "UPDATE listener_delivery SET next_attempt_at = now() + make_interval(secs => $3), last_error = $4
-                 WHERE outbox_id = $1 AND listener_id = $2",
+            let record = sqlx::query(
+                "UPDATE listener_delivery SET last_error = $1, next_attempt_at = now() + make_interval(secs => $2)
+                 WHERE outbox_id = $3 AND listener_id = $4",
             )
-            .bind(delivery.outbox_id)
-            .bind(&delivery.listener_id)
-            .bind(delay.as_secs_f64())
-            .bind(&error)
-            .execute(&ctx.db)
-            .await;
-            ("retry", recorded)
+            .bind(error)
+            .bind(delay.as_secs_f64());
+            ("retry", record)
         }
     };
-    metrics::counter!(LISTENER_DELIVERIES_TOTAL, "service" => service, "outcome" => outcome).increment(1);
-    if let Err(e) = recorded {
-        // The lease lapses and the delivery is tried again: at least once, never lost.
-        tracing::warn!(error = %e, listener_id = %delivery.listener_id, event_id = %delivery.event_id, outcome, "cannot record a hub delivery outcome");
-    }
+    metrics::counter!(LISTENER_DELIVERIES_TOTAL, "service" => ctx.spec.name, "outcome" => outcome).increment(1);
+    // The branch bound its own values first; the row's key comes last ($n order follows the binds).
+    let record = record.bind(delivery.outbox_id).bind(&delivery.listener_id).execute(&ctx.db);
+    let recorded = match tokio::time::timeout(QUERY_TIMEOUT, record).await {
+        Ok(Ok(_)) => return,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "timed out".to_owned(),
+    };
+    // The lease lapses and the delivery is tried again: at least once, never lost.
+    tracing::warn!(
+        error = %recorded,
+        listener_id = %delivery.listener_id,
+        event_id = %delivery.event_id,
+        outcome,
+        "cannot record a hub delivery outcome"
+    );
 }
 
 /// The delay before the next attempt after `attempts` failed ones: 1 s, 2 s, 4 s, … capped at 5 min.

@@ -17,7 +17,9 @@
 //!   `20.0`), also the boolean for `true`/`false` (equality only). Strings order by code point, numbers
 //!   numerically; values of different JSON types never match.
 //! - `lastUpdate` (top level) compares as a timestamp at microsecond precision, like its typed column; a value
-//!   that is not RFC 3339 is a 400. `id`, `name`, `version` and the status attribute compare as text.
+//!   that is not RFC 3339 is a 400. Other date-times are strings and compare as text, which orders them right
+//!   when they are written the way this server writes them. `id`, `name`, `version` and the status attribute
+//!   compare as text.
 //! - `,` separates OR'ed values before percent-decoding, so `%2C` is a comma inside a value.
 //! - `.eq .gt .gte .lt .lte` (or `[gt]` …) are operators only as the last segment; the operators of other query
 //!   languages (`.like`, `.ne`, `.in` …) are rejected rather than read as attribute names.
@@ -630,8 +632,8 @@ enum SortTarget<'a> {
 /// Appends ` ORDER BY …, id` (default when sort is empty: `last_update DESC, id`).
 ///
 /// Typed attributes sort by their column, others by `doc #> $n::text[]` (jsonb order; a missing attribute is
-/// NULL, last ascending and first descending, as PostgreSQL does). A key repeated (also as `lastUpdate` and
-/// its column) counts once; `id` ends the list unless already in it, so pages are stable.
+/// NULL, last ascending and first descending, as PostgreSQL does). A key given twice counts once, in its first
+/// direction; `id` ends the list unless already in it, so pages are stable.
 pub fn push_order_by(
     builder: &mut QueryBuilder<Postgres>,
     sort: &[SortKey],

@@ -96,19 +96,16 @@ async fn retrieve(
     ctx: web::Data<ServiceContext>,
     collection: web::Data<Collection>,
 ) -> Result<HttpResponse, ApiError> {
+    // `fields=` applies to a single resource too (parsed by the same rules); other list parameters are
+    // meaningless here and ignored.
+    let query = query::parse_list_query(req.query_string(), collection.kind.paging)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let document = store::get(&ctx, collection.kind, &id).await?;
-    // `fields=` applies to a single resource too; other list parameters are meaningless here.
-    let fields = web::Query::<FieldsOnly>::from_query(req.query_string()).ok().and_then(|q| q.into_inner().fields);
-    let document = match fields {
-        Some(fields) => query::project(document, &fields.split(',').map(|f| f.trim().to_owned()).collect::<Vec<_>>()),
+    let document = match &query.fields {
+        Some(fields) => query::project(document, fields),
         None => document,
     };
     Ok(HttpResponse::Ok().json(document))
-}
-
-#[derive(serde::Deserialize)]
-struct FieldsOnly {
-    fields: Option<String>,
 }
 
 async fn patch(

@@ -81,6 +81,24 @@ impl ResourceKind {
         self.lifecycle.and_then(|l| document.get(l.attribute)).and_then(Value::as_str)
     }
 
+    /// Whether `attribute` is a first-level attribute of this resource (filters and sorts must name one).
+    fn has_attribute(&self, attribute: &str) -> bool {
+        attribute == "lastUpdate"
+            || crate::schema::COMMON.iter().chain(self.schema.fields).any(|field| field.name == attribute)
+    }
+
+    /// 400 naming the first filter or sort key that is not an attribute of this resource.
+    fn check_attributes(&self, query: &ListQuery) -> Result<(), ApiError> {
+        let named = query.filters.iter().map(|f| &f.path).chain(query.sort.iter().map(|s| &s.path));
+        for path in named {
+            let first = path.first().map(String::as_str).unwrap_or("");
+            if !self.has_attribute(first) {
+                return Err(ApiError::bad_request(format!("'{first}' is not an attribute of {}.", self.name)));
+            }
+        }
+        Ok(())
+    }
+
     fn event_type(&self, suffix: &str) -> String {
         format!("{}{suffix}", self.schema.type_name)
     }
@@ -283,6 +301,7 @@ fn list_queries(
     query: &ListQuery,
     prefix: &'static str,
 ) -> Result<(QueryBuilder<Postgres>, QueryBuilder<Postgres>), ApiError> {
+    kind.check_attributes(query)?;
     let columns = kind.columns();
     let bad = |e: query::QueryError| ApiError::bad_request(e.to_string());
     let mut count: QueryBuilder<Postgres> = QueryBuilder::new(prefix);

@@ -1,6 +1,7 @@
 //! Black-box tests of the catalog service: one test binary, real PostgreSQL and Redis (see `bss-testkit`).
 
 mod cache;
+mod events;
 mod helpers;
 mod jobs;
 mod lists;
