@@ -16,6 +16,7 @@ pub mod kv;
 pub mod lifecycle;
 pub mod metrics;
 pub mod probes;
+pub mod request_span;
 pub mod server;
 pub mod telemetry;
 

@@ -18,6 +18,7 @@ use crate::kv::RedisPool;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::{self as bss_metrics, ConnectionGauge, ServiceName};
 use crate::probes;
+use crate::request_span::PrivacyRootSpan;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::CONTENT_TYPE;
@@ -169,6 +170,8 @@ impl Application {
                 "auditRetentionDays": settings.audit_retention_days,
                 "shutdownTimeoutSecs": settings.shutdown_timeout.as_secs(),
                 "peers": settings.peers.keys().collect::<Vec<_>>(),
+                "hubAllowPrivateCallbacks": settings.hub_allow_private_callbacks,
+                "hubDeliveryMaxAttempts": settings.hub_delivery_max_attempts,
             }),
         ));
         audit.record(AuditRecord::new(AuditCategory::System, "system", "service.start", "success"));
@@ -188,7 +191,7 @@ impl Application {
                 .wrap(from_fn(authenticate_and_audit))
                 .wrap(from_fn(tmf_errors))
                 .wrap(from_fn(bss_metrics::record_http))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<PrivacyRootSpan>::new())
                 .service(resource("/live").route(web::get().to(probes::live)))
                 .service(resource("/ready").route(web::get().to(probes::ready)))
                 .service(resource("/health").route(web::get().to(probes::health)))

@@ -821,7 +821,8 @@ macro_rules! runtime_conformance {
                 a_listener_gets_only_the_events_its_query_matches,
                 events_wait_in_the_outbox_while_redis_is_cut_and_are_published_in_order_after,
                 a_crash_between_commit_and_publish_loses_no_event,
-                the_published_hook_runs_once_per_event_after_it_is_published
+                the_published_hook_runs_once_per_event_after_it_is_published,
+                two_replicas_publish_and_deliver_each_event_once_in_order
             );
         }
     };

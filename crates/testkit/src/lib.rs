@@ -291,6 +291,23 @@ impl TestApp {
         response.json().await.expect("JSON body")
     }
 
+    /// Waits until the relay has published every committed event (so its cache evictions have happened).
+    pub async fn wait_for_outbox_drain(&self) {
+        let mut db = self.db().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                .fetch_one(&mut db)
+                .await
+                .expect("outbox readable");
+            if pending == 0 {
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{pending} events never left the outbox");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// `/metrics` as text.
     pub async fn metrics_text(&self) -> String {
         self.client.get(self.url("/metrics")).send().await.expect("metrics").text().await.expect("metrics body")

@@ -337,23 +337,18 @@ async fn relay(ctx: web::Data<ServiceContext>, hook: Option<PublishedHook>, wake
             let batch = tokio::time::timeout(RELAY_BATCH_TIMEOUT, relay_batch(&ctx, &stream));
             let Some(outcome) = finish_unless_stopped(&stop, batch).await else { break };
             let outcome = outcome.unwrap_or_else(|_| Err(anyhow::anyhow!("relay batch timed out")));
-            if finish_unless_stopped(&stop, update_backlog(&ctx)).await.is_none() {
-                break;
-            }
-            let pause = match outcome {
+            let (pause, more) = match outcome {
                 Ok(RelayOutcome::Published(rows)) => {
                     if failures > 0 {
                         tracing::info!(failures, "outbox relay recovered");
                     }
                     failures = 0;
                     let full = rows.len() as i64 == RELAY_BATCH;
+                    // Committed: the hooks run even if the service is stopping.
                     after_publish(&ctx, hook.as_ref(), rows).await;
-                    if full && !stop.is_cancelled() {
-                        continue;
-                    }
-                    None
+                    (None, full)
                 }
-                Ok(RelayOutcome::Locked) => None,
+                Ok(RelayOutcome::Locked) => (None, false),
                 Err(e) => {
                     failures += 1;
                     // Once per outage and then every 20 failures (about every 100 s at the longest backoff).
@@ -364,9 +359,16 @@ async fn relay(ctx: web::Data<ServiceContext>, hook: Option<PublishedHook>, wake
                             "outbox relay cannot publish; events wait in the outbox"
                         );
                     }
-                    Some(backoff(RELAY_BACKOFF_FIRST, RELAY_BACKOFF_MAX, failures))
+                    (Some(backoff(RELAY_BACKOFF_FIRST, RELAY_BACKOFF_MAX, failures)), false)
                 }
             };
+            // After every attempt, failed ones included: an outage is when the backlog matters.
+            if finish_unless_stopped(&stop, update_backlog(&ctx)).await.is_none() || stop.is_cancelled() {
+                break;
+            }
+            if more {
+                continue;
+            }
             let stopped = match pause {
                 // A failure backs off whatever commits arrive meanwhile: no busy loop against a dead Redis.
                 Some(pause) => pause_or_stop(pause, &stop).await,
@@ -758,6 +760,13 @@ mod tests {
         for bad in ["=x", "limit=5", "event.productOffering.version.like=3"] {
             assert!(parse_listener_query(bad).is_err(), "{bad:?} must not parse");
         }
+    }
+
+    #[tokio::test]
+    async fn the_delivery_resolver_drops_internal_addresses() {
+        use reqwest::dns::Resolve as _;
+        let refused = PublicAddressesOnly.resolve("localhost".parse().unwrap()).await;
+        assert!(refused.is_err(), "localhost resolves to loopback only");
     }
 
     #[test]

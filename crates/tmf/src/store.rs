@@ -7,9 +7,10 @@
 //! - each create, attribute change, status change and delete writes its TMF event to the outbox inside the
 //!   transaction that makes the change ([`crate::events::enqueue`]);
 //! - an illegal status transition is a 409 and changes nothing;
-//! - reads of cached kinds go through Redis (read-through, five minutes), and every write deletes the cached
-//!   copy after commit; the event relay deletes it again once the event is published, which closes the race
-//!   with a read that started before the commit. Without Redis, reads go to PostgreSQL.
+//! - reads of cached kinds go through Redis (read-through, five minutes), and every write evicts the cached
+//!   copy after commit; the event relay evicts it again once the event is published. An eviction leaves a
+//!   tombstone for a few seconds that refills (`SET NX`) cannot overwrite, which closes the race with a read
+//!   that fetched the old version before the commit. Without Redis, reads go to PostgreSQL.
 
 use crate::events::{self, NewEvent};
 use crate::patch::{self, PatchFormat};
@@ -239,10 +240,17 @@ fn cache_key(ctx: &ServiceContext, kind: &ResourceKind, id: &str) -> String {
     ctx.redis.key(&format!("resource:{}:{id}", kind.name))
 }
 
-/// Deletes the cached copy of a resource; failures only cost a stale read until the event relay evicts it.
+/// How long an eviction keeps the key from being refilled. A read that fetched the old version from
+/// PostgreSQL before the write committed cannot put it back within this time (its refill is `SET … NX`).
+const EVICTION_HOLD: Duration = Duration::from_secs(2);
+
+/// Evicts the cached copy of a resource by replacing it with a short-lived empty tombstone (a miss for
+/// readers, and a refill is refused until it expires). Failures only cost a stale read until the event relay
+/// evicts again.
 pub async fn evict(ctx: &ServiceContext, kind_name: &str, id: &str) {
     let key = ctx.redis.key(&format!("resource:{kind_name}:{id}"));
-    if let Err(e) = ctx.redis.query::<i64>(redis::cmd("DEL").arg(&key)).await {
+    let command = redis::cmd("SET").arg(&key).arg("").arg("PX").arg(EVICTION_HOLD.as_millis() as u64).to_owned();
+    if let Err(e) = ctx.redis.query::<()>(&command).await {
         tracing::debug!(kind = kind_name, error = %e, "cache eviction skipped");
     }
 }
@@ -254,11 +262,11 @@ fn count_cache(ctx: &ServiceContext, outcome: &'static str) {
 
 async fn cached(ctx: &ServiceContext, key: &str) -> Option<Value> {
     match ctx.redis.query::<Option<String>>(redis::cmd("GET").arg(key)).await {
-        Ok(Some(text)) => {
+        Ok(Some(text)) if !text.is_empty() => {
             count_cache(ctx, "hit");
             serde_json::from_str(&text).ok()
         }
-        Ok(None) => {
+        Ok(_) => {
             count_cache(ctx, "miss");
             None
         }
@@ -270,7 +278,9 @@ async fn cached(ctx: &ServiceContext, key: &str) -> Option<Value> {
 }
 
 async fn fill_cache(ctx: &ServiceContext, key: &str, document: &Value) {
-    let command = redis::cmd("SET").arg(key).arg(document.to_string()).arg("EX").arg(CACHE_TTL.as_secs()).to_owned();
+    // NX: an eviction's tombstone (or a fresher fill) wins over this possibly older read.
+    let command =
+        redis::cmd("SET").arg(key).arg(document.to_string()).arg("EX").arg(CACHE_TTL.as_secs()).arg("NX").to_owned();
     let _ = ctx.redis.query::<()>(&command).await;
 }
 

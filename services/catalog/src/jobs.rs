@@ -184,31 +184,34 @@ fn export_job_id(url: &str) -> Result<String, ApiError> {
         })
 }
 
-/// Runs jobs until the service stops.
+/// Runs jobs until the service stops. Waiting for work (and for a database that may be down) is cut short
+/// by the stop signal; a job already claimed runs to its end, within the shutdown timeout.
 pub async fn run_worker(ctx: web::Data<ServiceContext>) {
-    ctx.lifecycle.migrated().await;
     let stop = ctx.lifecycle.stop_token();
+    tokio::select! {
+        _ = ctx.lifecycle.migrated() => {}
+        _ = stop.cancelled() => return,
+    }
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.cancelled() => break,
         }
-        if let Err(e) = fail_stale_jobs(&ctx).await {
-            tracing::warn!(error = %e, "could not check for interrupted jobs");
-        }
-        loop {
-            match claim_next(&ctx).await {
-                Ok(Some((kind, job))) => run_job(&ctx, kind, job).await,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not claim a catalog job");
-                    break;
-                }
+        let next = async {
+            if let Err(e) = fail_stale_jobs(&ctx).await {
+                tracing::warn!(error = %e, "could not check for interrupted jobs");
             }
-            if stop.is_cancelled() {
-                break;
-            }
+            claim_next(&ctx).await
+        };
+        let claimed = tokio::select! {
+            claimed = next => claimed,
+            _ = stop.cancelled() => break,
+        };
+        match claimed {
+            Ok(Some((kind, job))) => run_job(&ctx, kind, job).await,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not claim a catalog job"),
         }
     }
     tracing::info!(worker = "catalog-jobs", "background worker stopped");

@@ -471,6 +471,26 @@ pub async fn private_callbacks_are_refused_unless_the_setting_allows_them(subjec
         assert_eq!(response.unwrap().status(), 201, "{public} is a public callback");
     }
 
+    // A listener stored while private callbacks were allowed is not called once they are not: the setting in
+    // force at delivery time decides.
+    let recorder = Recorder::default();
+    let server = recorder.serve(0, 200).await;
+    let mut conn = app.db().await;
+    sqlx::query("INSERT INTO hub_listener (id, callback) VALUES ('stored-earlier', $1)")
+        .bind(server.callback())
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    emit(&app, subject, CREATE, &item("item-1", "Active"), false).await;
+    let rows = eventually(Duration::from_secs(10), "the refused delivery attempt", || async {
+        let rows = deliveries(&app, "stored-earlier").await;
+        rows.first().is_some_and(|r| r.1 >= 1 && r.2.is_some()).then_some(rows)
+    })
+    .await;
+    assert!(rows[0].2.as_deref().unwrap_or("").contains("refused"), "{rows:?}");
+    assert!(recorder.bodies().is_empty(), "nothing was sent to the internal address");
+    server.stop().await;
+
     // The local stack and the tests allow them.
     let allowing = subject.spawn().await;
     register(&allowing, subject, "http://127.0.0.1:9000/listener", None).await;
@@ -779,4 +799,35 @@ pub async fn the_published_hook_runs_once_per_event_after_it_is_published(subjec
     assert_eq!(stream_event_ids(&entries).len(), 3, "the hooked events are on the stream");
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(HOOK_CALLS.lock().unwrap().len(), 3, "once per event");
+}
+
+pub async fn two_replicas_publish_and_deliver_each_event_once_in_order(subject: Subject) {
+    let first = subject.spawn().await;
+    let prefix = first.context.settings.redis.key_prefix.clone();
+    let second = TestApp::spawn_on_database(
+        subject.spec,
+        with_test_routes(subject.routes, subject.base()),
+        &first.database_url,
+        |env| {
+            env.set("REDIS_KEY_PREFIX", prefix.clone());
+        },
+    )
+    .await;
+    let recorder = Recorder::default();
+    let server = recorder.serve(0, 200).await;
+    register(&first, subject, &server.callback(), None).await;
+
+    // Writes alternate between the replicas; both relays and both delivery workers are woken by each commit.
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        let replica = if i % 2 == 0 { &first } else { &second };
+        sent.push(emit(replica, subject, CREATE, &item(&format!("item-{i}"), "Active"), false).await);
+    }
+    let entries = wait_for_stream(&first, 20, Duration::from_secs(20)).await;
+    recorder.wait_for(20, Duration::from_secs(20), "twenty deliveries").await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(stream_event_ids(&stream_entries(&first).await), sent, "one relay at a time: once each, in order");
+    assert_eq!(stream_event_ids(&entries), sent);
+    assert_eq!(recorder.event_ids(), sent, "one delivery at a time per listener: once each, in order");
+    server.stop().await;
 }
