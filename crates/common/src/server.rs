@@ -361,6 +361,12 @@ async fn authenticate_and_audit(
         }
     };
     let access = Access::for_method(req.method());
+    // Why the caller accesses the data (GDPR purpose), when it says so; bounded and printable only.
+    let purpose: Option<String> = req
+        .headers()
+        .get("x-purpose")
+        .and_then(|v| v.to_str().ok())
+        .map(|p| p.chars().filter(|c| !c.is_control()).take(200).collect());
     let response = next.call(req).await?;
     let status = response.status();
     let audited = match access {
@@ -370,9 +376,14 @@ async fn authenticate_and_audit(
     };
     if let Some(category) = audited {
         let (resource_type, resource_id) = resource_of(response.request());
+        let detail = match purpose {
+            Some(purpose) => serde_json::json!({ "purpose": purpose }),
+            None => serde_json::Value::Null,
+        };
         ctx.audit.record(
             AuditRecord::new(category, principal.subject.clone(), action, status.as_u16().to_string())
-                .resource(resource_type, resource_id),
+                .resource(resource_type, resource_id)
+                .detail(detail),
         );
     }
     Ok(response.map_into_left_body())

@@ -573,8 +573,7 @@ async fn start_peer() -> (String, SeenHeaders, actix_web::dev::ServerHandle) {
 
 pub async fn an_incoming_trace_continues_through_the_service_and_its_outgoing_calls(subject: Subject) {
     let receiver = OtlpReceiver::start().await;
-    let logs = crate::LOGS.get_or_init(bss_common::telemetry::CapturedLogs::default).clone();
-    let telemetry = bss_common::telemetry::init_with(subject.spec.name, logs, Some(&receiver.endpoint));
+    let telemetry = crate::init_telemetry_exporting_to(subject.spec.name, &receiver.endpoint);
     assert!(telemetry.is_exporting());
     let app = subject.spawn().await;
     let (peer_url, seen, peer) = start_peer().await;

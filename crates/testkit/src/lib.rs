@@ -112,6 +112,13 @@ pub fn captured_logs() -> String {
     LOGS.get().map(CapturedLogs::contents).unwrap_or_default()
 }
 
+/// Installs the process's telemetry exporting spans to `otlp_endpoint` (an [`otlp::OtlpReceiver`]), with logs
+/// captured for [`captured_logs`]. Call it before the first app starts.
+pub fn init_telemetry_exporting_to(service: &'static str, otlp_endpoint: &str) -> telemetry::TelemetryGuard {
+    let logs = LOGS.get_or_init(CapturedLogs::default).clone();
+    telemetry::init_with(service, logs, Some(otlp_endpoint))
+}
+
 fn init_telemetry(service: &'static str) {
     let logs = LOGS.get_or_init(CapturedLogs::default).clone();
     telemetry::init_with_writer(service, logs);

@@ -55,6 +55,17 @@ impl OtlpReceiver {
         OtlpReceiver { endpoint: format!("http://127.0.0.1:{port}"), bodies, handle }
     }
 
+    /// Every export received so far, as JSON text (for checks that no attribute carries some value).
+    pub fn raw_text(&self) -> String {
+        self.bodies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|b| b.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Every span received so far.
     pub fn spans(&self) -> Vec<ExportedSpan> {
         let bodies = self.bodies.lock().unwrap_or_else(|e| e.into_inner());

@@ -240,6 +240,23 @@ fn cache_key(ctx: &ServiceContext, kind: &ResourceKind, id: &str) -> String {
     ctx.redis.key(&format!("resource:{}:{id}", kind.name))
 }
 
+/// A [`PublishedHook`](crate::events::PublishedHook) that evicts the cached copy of every published resource
+/// of the `cached` kinds: the second eviction that makes a change visible on every replica (module comment).
+pub fn cache_eviction_hook(
+    ctx: &actix_web::web::Data<ServiceContext>,
+    cached: &'static [&'static ResourceKind],
+) -> crate::events::PublishedHook {
+    let ctx = ctx.clone();
+    std::sync::Arc::new(move |event: crate::events::PublishedEvent| {
+        let ctx = ctx.clone();
+        Box::pin(async move {
+            if cached.iter().any(|kind| kind.name == event.resource_type) {
+                evict(&ctx, &event.resource_type, &event.resource_id).await;
+            }
+        })
+    })
+}
+
 /// How long an eviction keeps the key from being refilled. A read that fetched the old version from
 /// PostgreSQL before the write committed cannot put it back within this time (its refill is `SET … NX`).
 const EVICTION_HOLD: Duration = Duration::from_secs(2);

@@ -11,8 +11,7 @@ pub mod resources;
 
 use actix_web::web;
 use bss_common::{ServiceContext, ServiceSpec};
-use bss_tmf::events::{EventsConfig, PublishedEvent, PublishedHook};
-use std::sync::Arc;
+use bss_tmf::events::EventsConfig;
 
 /// The TMF620 API base path.
 pub const BASE_PATH: &str = "/tmf-api/productCatalogManagement/v4";
@@ -43,16 +42,9 @@ pub fn routes(config: &mut web::ServiceConfig) {
 /// The event relay (which also evicts cached offerings and prices once their change is published, so every
 /// replica reads the new version) and the job worker.
 fn start_workers(ctx: &web::Data<ServiceContext>) {
-    let cache_ctx = ctx.clone();
-    let evict: PublishedHook = Arc::new(move |event: PublishedEvent| {
-        let ctx = cache_ctx.clone();
-        Box::pin(async move {
-            let cached = [&resources::PRODUCT_OFFERING, &resources::PRODUCT_OFFERING_PRICE];
-            if cached.iter().any(|kind| kind.name == event.resource_type) {
-                bss_tmf::store::evict(&ctx, &event.resource_type, &event.resource_id).await;
-            }
-        })
-    });
+    static CACHED: [&bss_tmf::store::ResourceKind; 2] =
+        [&resources::PRODUCT_OFFERING, &resources::PRODUCT_OFFERING_PRICE];
+    let evict = bss_tmf::store::cache_eviction_hook(ctx, &CACHED);
     bss_tmf::events::start_workers(ctx, EventsConfig { on_published: Some(evict) });
     ctx.lifecycle.spawn_worker("catalog-jobs", jobs::run_worker(ctx.clone()));
 }

@@ -156,19 +156,34 @@ fn validate_customer(customer: &Value) -> Result<(), ApiError> {
         if EMAIL_MEDIA.contains(&kind.as_str()) {
             match field("emailAddress") {
                 Some(address) if is_email(address) => {}
-                Some(_) => return Err(ApiError::bad_request(format!("'{}' is not a valid e-mail address.", path("emailAddress")))),
-                None => return Err(ApiError::bad_request(format!("'{}' is required for an e-mail medium.", path("emailAddress")))),
+                Some(_) => {
+                    return Err(ApiError::bad_request(format!(
+                        "'{}' is not a valid e-mail address.",
+                        path("emailAddress")
+                    )));
+                }
+                None => {
+                    return Err(ApiError::bad_request(format!(
+                        "'{}' is required for an e-mail medium.",
+                        path("emailAddress")
+                    )));
+                }
             }
         } else if PHONE_MEDIA.contains(&kind.as_str()) {
             let name = if kind == "fax" { "faxNumber" } else { "phoneNumber" };
             match field(name) {
                 Some(number) if is_phone_number(number) => {}
                 Some(_) => return Err(ApiError::bad_request(format!("'{}' is not a valid phone number.", path(name)))),
-                None => return Err(ApiError::bad_request(format!("'{}' is required for a {kind} medium.", path(name)))),
+                None => {
+                    return Err(ApiError::bad_request(format!("'{}' is required for a {kind} medium.", path(name))));
+                }
             }
         } else if POSTAL_MEDIA.contains(&kind.as_str()) {
             if field("city").is_none() && field("postCode").is_none() {
-                return Err(ApiError::bad_request(format!("'{}' or postCode is required for a postal address.", path("city"))));
+                return Err(ApiError::bad_request(format!(
+                    "'{}' or postCode is required for a postal address.",
+                    path("city")
+                )));
             }
         } else {
             return Err(ApiError::bad_request(format!(
@@ -238,8 +253,20 @@ mod tests {
         for good in ["jane@example.com", "jane.doe+bills@mail.example.co.uk", "x@a-b.io"] {
             assert!(is_email(good), "{good}");
         }
-        for bad in ["", "jane", "jane@", "@example.com", "jane@example", "jane@@example.com", "ja ne@example.com",
-                    ".jane@example.com", "jane..doe@example.com", "jane@-example.com", "jane@example.c0m", "jane@exa_mple.com"] {
+        for bad in [
+            "",
+            "jane",
+            "jane@",
+            "@example.com",
+            "jane@example",
+            "jane@@example.com",
+            "ja ne@example.com",
+            ".jane@example.com",
+            "jane..doe@example.com",
+            "jane@-example.com",
+            "jane@example.c0m",
+            "jane@exa_mple.com",
+        ] {
             assert!(!is_email(bad), "{bad}");
         }
     }
@@ -249,7 +276,9 @@ mod tests {
         for good in ["+44 20 7946 0958", "020 7946 0958", "(020) 7946-0958", "+33.1.09.75.83.51", "0109758351"] {
             assert!(is_phone_number(good), "{good}");
         }
-        for bad in ["", "12345", "+", "call me", "+44 20 7946 0958 ext 12", "1234567890123456", "++4420794609", "-1234567"] {
+        for bad in
+            ["", "12345", "+", "call me", "+44 20 7946 0958 ext 12", "1234567890123456", "++4420794609", "-1234567"]
+        {
             assert!(!is_phone_number(bad), "{bad}");
         }
     }
