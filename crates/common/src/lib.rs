@@ -35,7 +35,9 @@ where
         std::process::exit(healthcheck());
     }
     let telemetry = telemetry::init(spec.name);
-    let settings = match config::Settings::from_env(&config::Env::from_process()) {
+    let settings = config::Settings::from_env(&config::Env::from_process())
+        .and_then(|settings| spec.check_settings(&settings).map(|()| settings));
+    let settings = match settings {
         Ok(settings) => settings,
         Err(e) => {
             tracing::error!(variable = %e.variable, "{e}");

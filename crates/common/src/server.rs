@@ -53,12 +53,20 @@ pub struct ServiceSpec {
     /// Starts the service's own background workers (outbox relay, consumers, jobs) once the context exists.
     /// Workers are spawned with [`Lifecycle::spawn_worker`] and watch its stop token.
     pub on_start: fn(&web::Data<ServiceContext>),
+    /// Peer URL variables (`CATALOG_URL`, …) the service cannot work without: start-up stops, naming the
+    /// variable, when one is missing.
+    pub required_peers: &'static [&'static str],
 }
 
 /// An [`ServiceSpec::on_start`] for services without workers of their own.
 pub fn no_workers(_: &web::Data<ServiceContext>) {}
 
 impl ServiceSpec {
+    /// Checks what the service itself requires of the settings beyond what every service reads (its peers).
+    pub fn check_settings(&self, settings: &Settings) -> Result<(), crate::config::ConfigError> {
+        self.required_peers.iter().try_for_each(|variable| settings.peer(variable).map(|_| ()))
+    }
+
     fn is_protected(&self, path: &str) -> bool {
         self.base_paths.iter().any(|base| path == *base || path.starts_with(&format!("{base}/")))
     }
@@ -97,6 +105,7 @@ impl Application {
     where
         F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
     {
+        spec.check_settings(&settings)?;
         let metrics = bss_metrics::recorder();
         bss_metrics::record_build_info(spec.name, spec.version);
         let db = crate::db::connect(&settings.database, spec.schema)?;

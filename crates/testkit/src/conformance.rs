@@ -768,9 +768,11 @@ pub async fn sigterm_drains_in_flight_requests_and_exits_cleanly(subject: Subjec
 pub async fn a_bad_setting_stops_start_up_naming_the_variable(subject: Subject) {
     let database_url = crate::fresh_database().await;
     let base: Vec<(String, String)> = crate::test_env(&database_url).into_pairs();
-    for (variable, value) in
-        [("DATABASE_MAX_CONNECTIONS", Some("abc")), ("JWT_SECRET", None), ("REDIS_URL", Some("not-a-url"))]
-    {
+    let every_service =
+        [("DATABASE_MAX_CONNECTIONS", Some("abc")), ("JWT_SECRET", None), ("REDIS_URL", Some("not-a-url"))];
+    // The peers the service requires (the order service's catalog and customer) must be set too.
+    let required_peers = subject.spec.required_peers.iter().map(|variable| (*variable, None));
+    for (variable, value) in every_service.into_iter().chain(required_peers) {
         let env: Vec<(String, String)> = base
             .iter()
             .filter(|(k, _)| k != variable && k != "PORT")

@@ -60,6 +60,9 @@ fn replace_database_name(url: &str, name: &str) -> String {
     }
 }
 
+/// Where [`test_env`] points the peer URLs a service requires: the discard port on loopback, never listened on.
+pub const PLACEHOLDER_PEER: &str = "http://127.0.0.1:9";
+
 /// The environment a test app runs with: fresh database, own Redis prefix, port 0, fast shutdown.
 pub fn test_env(database_url: &str) -> Env {
     Env::from_pairs([
@@ -77,6 +80,11 @@ pub fn test_env(database_url: &str) -> Env {
         ("SHUTDOWN_DRAIN_SECS", "0".to_owned()),
         // Test listeners for /hub run on 127.0.0.1.
         ("HUB_ALLOW_PRIVATE_CALLBACKS", "true".to_owned()),
+        // Peers a service requires at start-up (the order service's catalog and customer) point at the discard
+        // port, where nothing listens: the service starts, and a test that needs a peer starts the real one
+        // and sets its URL. A call that reaches a placeholder fails like an unreachable peer.
+        ("CATALOG_URL", PLACEHOLDER_PEER.to_owned()),
+        ("CUSTOMER_URL", PLACEHOLDER_PEER.to_owned()),
     ])
 }
 

@@ -55,6 +55,32 @@ pub fn configure_operations(
     config.service(collection).service(item);
 }
 
+/// Registers the list, read, PATCH and DELETE routes of `kind` with the toolkit's handlers and `create` as its
+/// POST handler, for a resource whose creation needs more than the store does (e.g. calls to other services).
+pub fn configure_with_create<H, Args>(
+    config: &mut web::ServiceConfig,
+    base_path: &'static str,
+    kind: &'static ResourceKind,
+    create: H,
+) where
+    H: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    H::Output: actix_web::Responder + 'static,
+{
+    let collection_path = format!("{base_path}/{}", kind.name);
+    let item_path = format!("{collection_path}/{{id}}");
+    let collection = resource(&collection_path)
+        .app_data(web::Data::new(Collection { base_path, kind }))
+        .route(web::get().to(list))
+        .route(web::post().to(create));
+    let item = resource(&item_path)
+        .app_data(web::Data::new(Collection { base_path, kind }))
+        .route(web::get().to(retrieve))
+        .route(web::patch().to(patch))
+        .route(web::delete().to(delete));
+    config.service(collection).service(item);
+}
+
 /// Which collection a handler serves.
 struct Collection {
     base_path: &'static str,

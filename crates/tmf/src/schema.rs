@@ -62,6 +62,18 @@ pub const COMMON: &[Field] = &[
     opt("@schemaLocation", Ty::String),
 ];
 
+/// TMF `RelatedParty`: a party reference whose `@referredType` is required (Individual, Organization, …).
+pub const RELATED_PARTY: &[Field] = &[
+    req("id", Ty::String),
+    req("@referredType", Ty::String),
+    opt("href", Ty::String),
+    opt("name", Ty::String),
+    opt("role", Ty::String),
+];
+
+/// TMF `Characteristic`: a named value of any JSON type.
+pub const CHARACTERISTIC: &[Field] = &[req("name", Ty::String), req("value", Ty::Any), opt("valueType", Ty::String)];
+
 /// A resource's body shape.
 #[derive(Debug, Clone, Copy)]
 pub struct Schema {

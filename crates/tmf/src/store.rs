@@ -66,10 +66,18 @@ pub struct ResourceKind {
     pub validate: fn(&Value) -> Result<(), ApiError>,
     /// Whether a resource in this state may be deleted (409 otherwise).
     pub deletable: fn(&Value) -> Result<(), ApiError>,
+    /// Checks a change against the resource as it was (`before`, `after`), for rules [`Lifecycle`] cannot
+    /// express (e.g. the states of items nested in the document); run by [`update_with`] before `validate`.
+    pub check_change: fn(&Value, &Value) -> Result<(), ApiError>,
 }
 
 /// A [`ResourceKind::validate`] or [`ResourceKind::deletable`] that accepts everything.
 pub fn accept(_: &Value) -> Result<(), ApiError> {
+    Ok(())
+}
+
+/// A [`ResourceKind::check_change`] that accepts every change.
+pub fn accept_change(_: &Value, _: &Value) -> Result<(), ApiError> {
     Ok(())
 }
 
@@ -155,44 +163,42 @@ pub async fn create(
         }
     }
     (kind.validate)(&body)?;
-
-    let mut tx = ctx.db.begin().await?;
-    insert_row(&mut tx, kind, &id, at, &body).await?;
-    events::enqueue(
-        &mut tx,
-        NewEvent {
-            event_type: kind.event_type("CreateEvent"),
-            resource_type: kind.name,
-            resource_id: &id,
-            resource: &body,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(body)
+    insert_with_event(ctx, kind, &id, at, body).await
 }
 
-async fn insert_row(
-    tx: &mut sqlx::PgConnection,
+/// Inserts a new resource row and its CreateEvent in one transaction; an existing id is a 409.
+async fn insert_with_event(
+    ctx: &ServiceContext,
     kind: &ResourceKind,
     id: &str,
     at: DateTime<Utc>,
-    document: &Value,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    document: Value,
+) -> Result<Value, ApiError> {
+    let mut tx = ctx.db.begin().await?;
+    let inserted = sqlx::query(
         "INSERT INTO tmf_resource (kind, id, name, status, version, last_update, doc)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(kind.name)
     .bind(id)
     .bind(document.get("name").and_then(Value::as_str))
-    .bind(kind.status_of(document))
+    .bind(kind.status_of(&document))
     .bind(document.get("version").and_then(Value::as_str))
     .bind(at)
-    .bind(document)
+    .bind(&document)
     .execute(&mut *tx)
-    .await?;
-    Ok(())
+    .await;
+    match inserted {
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("tmf_resource_pkey") => {
+            return Err(ApiError::conflict(format!("A {} with id '{id}' already exists.", kind.name)));
+        }
+        other => other?,
+    };
+    let event_type = kind.event_type("CreateEvent");
+    events::enqueue(&mut tx, NewEvent { event_type, resource_type: kind.name, resource_id: id, resource: &document })
+        .await?;
+    tx.commit().await?;
+    Ok(document)
 }
 
 /// Inserts a resource exactly as given (an import), keeping its `id`; fails on an existing id.
@@ -215,25 +221,7 @@ pub async fn insert_document(
     object.insert("href".into(), Value::from(href(base_path, kind, &id)));
     object.insert("lastUpdate".into(), Value::from(rfc3339(at)));
     object.entry("@type").or_insert_with(|| Value::from(kind.schema.type_name));
-    let mut tx = ctx.db.begin().await?;
-    match insert_row(&mut tx, kind, &id, at, &document).await {
-        Err(sqlx::Error::Database(e)) if e.constraint() == Some("tmf_resource_pkey") => {
-            return Err(ApiError::conflict(format!("A {} with id '{id}' already exists.", kind.name)));
-        }
-        other => other?,
-    }
-    events::enqueue(
-        &mut tx,
-        NewEvent {
-            event_type: kind.event_type("CreateEvent"),
-            resource_type: kind.name,
-            resource_id: &id,
-            resource: &document,
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(document)
+    insert_with_event(ctx, kind, &id, at, document).await
 }
 
 fn cache_key(ctx: &ServiceContext, kind: &ResourceKind, id: &str) -> String {
@@ -404,6 +392,7 @@ pub async fn update_with(
         }
     }
     kind.schema.check(&after)?;
+    (kind.check_change)(&before, &after)?;
     (kind.validate)(&after)?;
     let (old_status, new_status) = (kind.status_of(&before), kind.status_of(&after));
     if let (Some(lifecycle), Some(from)) = (kind.lifecycle, old_status) {

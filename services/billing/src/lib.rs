@@ -21,6 +21,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     base_paths: &[BASE_PATH, "/tmf-api/accountManagement/v4"],
     migrator: &MIGRATOR,
     on_start: start_workers,
+    required_peers: &[],
     audit_reads: false,
 };
 

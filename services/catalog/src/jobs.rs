@@ -41,36 +41,29 @@ pub static JOB_LIFECYCLE: Lifecycle = Lifecycle {
 /// A job still `Running` after this long was interrupted (its replica died) and is failed.
 pub const STALE_AFTER: Duration = Duration::from_secs(600);
 
-static EXPORT_SCHEMA: Schema = Schema {
-    type_name: "ExportJob",
-    fields: &[
-        opt("completionDate", Ty::DateTime),
-        opt("contentType", Ty::String),
-        opt("creationDate", Ty::DateTime),
-        opt("errorLog", Ty::String),
-        opt("path", Ty::String),
-        opt("url", Ty::String),
-        opt("status", Ty::String),
-        opt("lastUpdate", Ty::DateTime),
-        opt("query", Ty::String),
-    ],
-};
+/// The attributes of TMF620's `ExportJob`/`ImportJob`, plus each kind's own.
+macro_rules! job_schema {
+    ($type_name:literal, $($extra:expr),* $(,)?) => {
+        Schema {
+            type_name: $type_name,
+            fields: &[
+                opt("completionDate", Ty::DateTime),
+                opt("contentType", Ty::String),
+                opt("creationDate", Ty::DateTime),
+                opt("errorLog", Ty::String),
+                opt("path", Ty::String),
+                opt("url", Ty::String),
+                opt("status", Ty::String),
+                opt("lastUpdate", Ty::DateTime),
+                $($extra),*
+            ],
+        }
+    };
+}
 
-static IMPORT_SCHEMA: Schema = Schema {
-    type_name: "ImportJob",
-    fields: &[
-        opt("completionDate", Ty::DateTime),
-        opt("contentType", Ty::String),
-        opt("creationDate", Ty::DateTime),
-        opt("errorLog", Ty::String),
-        opt("path", Ty::String),
-        opt("url", Ty::String),
-        opt("status", Ty::String),
-        opt("lastUpdate", Ty::DateTime),
-        // Extension: the document to import, inline (see the module comment).
-        opt("content", Ty::Any),
-    ],
-};
+static EXPORT_SCHEMA: Schema = job_schema!("ExportJob", opt("query", Ty::String));
+// Extension: `content`, the document to import inline (see the module comment).
+static IMPORT_SCHEMA: Schema = job_schema!("ImportJob", opt("content", Ty::Any));
 
 pub static EXPORT_JOB: ResourceKind = ResourceKind {
     name: "exportJob",
@@ -81,6 +74,7 @@ pub static EXPORT_JOB: ResourceKind = ResourceKind {
     cached: false,
     validate: store::accept,
     deletable: store::accept,
+    check_change: bss_tmf::store::accept_change,
 };
 
 pub static IMPORT_JOB: ResourceKind = ResourceKind {
@@ -92,6 +86,7 @@ pub static IMPORT_JOB: ResourceKind = ResourceKind {
     cached: false,
     validate: store::accept,
     deletable: store::accept,
+    check_change: bss_tmf::store::accept_change,
 };
 
 /// Job routes: list, get and delete from the toolkit; POST and the export content here.

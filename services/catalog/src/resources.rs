@@ -7,7 +7,7 @@
 
 use bss_common::ApiError;
 use bss_tmf::query::Paging;
-use bss_tmf::schema::{Field, Schema, Ty, opt, req};
+use bss_tmf::schema::{Field, RELATED_PARTY, Schema, Ty, opt, req};
 use bss_tmf::store::{Lifecycle, ResourceKind};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -42,14 +42,6 @@ pub static LIFECYCLE: Lifecycle = Lifecycle {
 pub const SELLABLE_STATUSES: [&str; 2] = ["Active", "Launched"];
 
 const REFS: Ty = Ty::Array(&Ty::Ref);
-
-const RELATED_PARTY: &[Field] = &[
-    req("id", Ty::String),
-    req("@referredType", Ty::String),
-    opt("href", Ty::String),
-    opt("name", Ty::String),
-    opt("role", Ty::String),
-];
 
 const CHARACTERISTIC_VALUE: &[Field] = &[
     opt("isDefault", Ty::Boolean),
@@ -342,6 +334,7 @@ pub static CATALOG: ResourceKind = ResourceKind {
     cached: false,
     validate: bss_tmf::store::accept,
     deletable: bss_tmf::store::accept,
+    check_change: bss_tmf::store::accept_change,
 };
 
 pub static CATEGORY: ResourceKind = ResourceKind {
@@ -353,6 +346,7 @@ pub static CATEGORY: ResourceKind = ResourceKind {
     cached: false,
     validate: bss_tmf::store::accept,
     deletable: bss_tmf::store::accept,
+    check_change: bss_tmf::store::accept_change,
 };
 
 pub static PRODUCT_SPECIFICATION: ResourceKind = ResourceKind {
@@ -376,6 +370,7 @@ pub static PRODUCT_SPECIFICATION: ResourceKind = ResourceKind {
     cached: false,
     validate: bss_tmf::store::accept,
     deletable: bss_tmf::store::accept,
+    check_change: bss_tmf::store::accept_change,
 };
 
 pub static PRODUCT_OFFERING: ResourceKind = ResourceKind {
@@ -406,6 +401,7 @@ pub static PRODUCT_OFFERING: ResourceKind = ResourceKind {
     cached: true,
     validate: validate_offering,
     deletable: deletable_unless_sellable,
+    check_change: bss_tmf::store::accept_change,
 };
 
 pub static PRODUCT_OFFERING_PRICE: ResourceKind = ResourceKind {
@@ -433,6 +429,7 @@ pub static PRODUCT_OFFERING_PRICE: ResourceKind = ResourceKind {
     cached: true,
     validate: validate_price,
     deletable: deletable_unless_sellable,
+    check_change: bss_tmf::store::accept_change,
 };
 
 /// Every catalog resource, in dependency order (what an export lists first is what an import needs first).

@@ -26,6 +26,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     base_paths: &[BASE_PATH],
     migrator: &MIGRATOR,
     on_start: start_workers,
+    required_peers: &[],
     audit_reads: true,
 };
 

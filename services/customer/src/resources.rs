@@ -11,7 +11,7 @@
 
 use bss_common::ApiError;
 use bss_tmf::query::Paging;
-use bss_tmf::schema::{Field, Schema, Ty, opt, req};
+use bss_tmf::schema::{CHARACTERISTIC, Field, RELATED_PARTY, Schema, Ty, opt, req};
 use bss_tmf::store::{Lifecycle, ResourceKind};
 use serde_json::Value;
 
@@ -39,14 +39,6 @@ pub static LIFECYCLE: Lifecycle = Lifecycle {
         ("Closed", &[]),
     ],
 };
-
-const RELATED_PARTY: &[Field] = &[
-    req("id", Ty::String),
-    req("@referredType", Ty::String),
-    opt("href", Ty::String),
-    opt("name", Ty::String),
-    opt("role", Ty::String),
-];
 
 const ACCOUNT_REF: &[Field] = &[
     req("name", Ty::String),
@@ -76,8 +68,6 @@ const CONTACT_MEDIUM: &[Field] = &[
     opt("preferred", Ty::Boolean),
     opt("validFor", Ty::TimePeriod),
 ];
-
-const CHARACTERISTIC: &[Field] = &[req("name", Ty::String), req("value", Ty::Any), opt("valueType", Ty::String)];
 
 const CREDIT_PROFILE: &[Field] = &[
     req("creditProfileDate", Ty::DateTime),
@@ -241,6 +231,7 @@ pub static CUSTOMER: ResourceKind = ResourceKind {
     cached: true,
     validate: validate_customer,
     deletable,
+    check_change: bss_tmf::store::accept_change,
 };
 
 #[cfg(test)]

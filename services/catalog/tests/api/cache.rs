@@ -73,17 +73,8 @@ async fn a_read_that_fetched_the_old_version_before_a_write_cannot_cache_it_afte
     assert_eq!(refill, None, "the eviction's tombstone refuses the stale refill");
     assert_eq!(app.get_json(&href).await["description"], "v2");
 
-    // A stale copy that got in anyway (written unconditionally) is evicted when the next change is published.
-    app.wait_for_outbox_drain().await;
-    let patched_again = app.patch_as(&href, "application/merge-patch+json", &json!({"statusReason": "r"})).await;
-    assert_eq!(patched_again.status(), 200);
-    let _: () = redis::cmd("SET").arg(&key).arg(offering.to_string()).query_async(&mut conn).await.unwrap();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while cached_copy(&app, "productOffering", id).await.is_some_and(|c| !c.contains("\"statusReason\":\"r\"")) {
-        assert!(tokio::time::Instant::now() < deadline, "the stale copy was never evicted");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(app.get_json(&href).await["statusReason"], "r");
+    // (A copy the write itself could not evict, Redis being down, is evicted when the change's event is
+    // published: the_catalog_serves_reads_and_writes_without_redis.)
 }
 
 #[tokio::test]
