@@ -208,12 +208,7 @@ pub async fn starts_without_postgres_and_becomes_ready_when_it_arrives(subject: 
 
 pub async fn redis_outage_keeps_the_service_ready_and_degraded_until_it_recovers(subject: Subject) {
     let proxy = TcpProxy::start(&host_port(&crate::redis_url())).await;
-    let app = subject
-        .spawn_with(|env| {
-            env.set("REDIS_URL", via(&crate::redis_url(), &proxy.address()));
-            env.set("REDIS_TIMEOUT_MS", "300");
-        })
-        .await;
+    let app = subject.spawn_with(crate::proxy::redis_behind(&proxy)).await;
     assert_eq!(health(&app).await["checks"]["redis"]["status"], "UP");
 
     proxy.cut();

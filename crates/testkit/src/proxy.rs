@@ -104,3 +104,12 @@ pub fn host_port(url: &str) -> String {
 pub fn via(url: &str, address: &str) -> String {
     url.replacen(&host_port(url), address, 1)
 }
+
+/// An environment customiser that points the service's Redis at `proxy` (started on the test Redis) with a
+/// short timeout, so a cut is noticed quickly.
+pub fn redis_behind(proxy: &TcpProxy) -> impl FnOnce(&mut bss_common::config::Env) + '_ {
+    move |env| {
+        env.set("REDIS_URL", via(&crate::redis_url(), &proxy.address()));
+        env.set("REDIS_TIMEOUT_MS", "300");
+    }
+}

@@ -8,7 +8,7 @@
 //! [`TcpProxy`], an app killed without any graceful step ([`TestApp::kill`]).
 
 use super::{Subject, assert_tmf_error, metric_value, with_test_routes};
-use crate::proxy::{TcpProxy, host_port, via};
+use crate::proxy::{TcpProxy, host_port};
 use crate::{TestApp, token};
 use actix_web::{HttpRequest, HttpResponse, web};
 use bss_common::auth::ALL_SCOPES;
@@ -637,12 +637,7 @@ pub async fn a_listener_gets_only_the_events_its_query_matches(subject: Subject)
 
 pub async fn events_wait_in_the_outbox_while_redis_is_cut_and_are_published_in_order_after(subject: Subject) {
     let proxy = TcpProxy::start(&host_port(&crate::redis_url())).await;
-    let app = subject
-        .spawn_with(|env| {
-            env.set("REDIS_URL", via(&crate::redis_url(), &proxy.address()));
-            env.set("REDIS_TIMEOUT_MS", "300");
-        })
-        .await;
+    let app = subject.spawn_with(crate::proxy::redis_behind(&proxy)).await;
     let name = subject.spec.name;
     let recorder = Recorder::default();
     let server = recorder.serve(0, 200).await;
@@ -686,12 +681,7 @@ pub async fn a_crash_between_commit_and_publish_loses_no_event(subject: Subject)
     let proxy = TcpProxy::start(&host_port(&crate::redis_url())).await;
     proxy.cut();
     let port = free_port();
-    let app = subject
-        .spawn_with(|env| {
-            env.set("REDIS_URL", via(&crate::redis_url(), &proxy.address()));
-            env.set("REDIS_TIMEOUT_MS", "300");
-        })
-        .await;
+    let app = subject.spawn_with(crate::proxy::redis_behind(&proxy)).await;
     let listener_id = register(&app, subject, &callback(port), None).await;
     let mut sent = Vec::new();
     for i in 0..5 {

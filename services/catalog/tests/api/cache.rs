@@ -3,7 +3,7 @@
 use crate::helpers::{active_offering, path};
 use bss_common::kv::redis;
 use bss_testkit::TestApp;
-use bss_testkit::proxy::{TcpProxy, host_port, via};
+use bss_testkit::proxy::{TcpProxy, host_port, redis_behind};
 use serde_json::json;
 
 /// The cached copy, read straight from Redis (not through the app's pool, whose breaker may be open).
@@ -80,11 +80,7 @@ async fn a_read_that_fetched_the_old_version_before_a_write_cannot_cache_it_afte
 #[tokio::test]
 async fn the_catalog_serves_reads_and_writes_without_redis() {
     let proxy = TcpProxy::start(&host_port(&bss_testkit::redis_url())).await;
-    let app = TestApp::spawn_with(&catalog::SPEC, catalog::routes, |env| {
-        env.set("REDIS_URL", via(&bss_testkit::redis_url(), &proxy.address()));
-        env.set("REDIS_TIMEOUT_MS", "200");
-    })
-    .await;
+    let app = TestApp::spawn_with(&catalog::SPEC, catalog::routes, redis_behind(&proxy)).await;
     let (offering, _) = active_offering(&app, "Fibre", 30.0).await;
     let href = offering["href"].as_str().unwrap().to_owned();
     app.get_json(&href).await;
