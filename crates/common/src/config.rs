@@ -213,6 +213,32 @@ pub struct Settings {
     pub hub_allow_private_callbacks: bool,
     /// Delivery attempts to a `/hub` listener before an event is given up for it (`HUB_DELIVERY_MAX_ATTEMPTS`).
     pub hub_delivery_max_attempts: u32,
+    /// Who moves product orders forward (`FULFILMENT_MODE`, read by the order service only): `external` (the
+    /// default) leaves it to a fulfilment system that PATCHes states; `auto` has the service complete valid
+    /// orders on its own (the local stack, where there is no OSS).
+    pub fulfilment_mode: FulfilmentMode,
+}
+
+/// `FULFILMENT_MODE`: who progresses product orders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum FulfilmentMode {
+    /// A fulfilment system PATCHes order and item states.
+    #[default]
+    External,
+    /// The order service moves each acknowledged order to completed itself.
+    Auto,
+}
+
+impl FromStr for FulfilmentMode {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.to_ascii_lowercase().as_str() {
+            "external" => Ok(Self::External),
+            "auto" => Ok(Self::Auto),
+            _ => Err("expected auto or external".into()),
+        }
+    }
 }
 
 /// Outgoing HTTP behaviour shared by every service-to-service call.
@@ -305,6 +331,7 @@ impl Settings {
                 1,
                 100,
             )?,
+            fulfilment_mode: env.parse_or("FULFILMENT_MODE", FulfilmentMode::External)?,
         })
     }
 
@@ -461,6 +488,10 @@ mod tests {
         assert_eq!(s.auth.issuer, "bss-oss");
         assert!(!s.hub_allow_private_callbacks);
         assert_eq!(s.hub_delivery_max_attempts, 12);
+        assert_eq!(s.fulfilment_mode, FulfilmentMode::External);
+        let mut auto = minimal();
+        auto.set("FULFILMENT_MODE", "auto");
+        assert_eq!(Settings::from_env(&auto).unwrap().fulfilment_mode, FulfilmentMode::Auto);
     }
 
     #[test]
@@ -479,6 +510,7 @@ mod tests {
             ("SHUTDOWN_DRAIN_SECS", "60"),
             ("HUB_ALLOW_PRIVATE_CALLBACKS", "sometimes"),
             ("HUB_DELIVERY_MAX_ATTEMPTS", "0"),
+            ("FULFILMENT_MODE", "manual"),
         ];
         for (name, value) in cases {
             let mut env = minimal();

@@ -24,11 +24,14 @@ pub fn configure(config: &mut web::ServiceConfig, base_path: &'static str, kind:
 pub struct Operations {
     pub create: bool,
     pub patch: bool,
+    pub delete: bool,
 }
 
 impl Operations {
-    pub const ALL: Operations = Operations { create: true, patch: true };
-    pub const READ_AND_DELETE: Operations = Operations { create: false, patch: false };
+    pub const ALL: Operations = Operations { create: true, patch: true, delete: true };
+    pub const READ_AND_DELETE: Operations = Operations { create: false, patch: false, delete: true };
+    /// GET list and by id only (plus a POST of the service's own, see [`configure_with_create_operations`]).
+    pub const READ_ONLY: Operations = Operations { create: false, patch: false, delete: false };
 }
 
 /// Registers the routes of `kind` that `operations` allows; the others answer 405.
@@ -38,17 +41,31 @@ pub fn configure_operations(
     kind: &'static ResourceKind,
     operations: Operations,
 ) {
+    register(config, base_path, kind, operations, None);
+}
+
+/// Registers the routes `operations` allows, with `post` (a service's own handler) as POST when given.
+fn register(
+    config: &mut web::ServiceConfig,
+    base_path: &'static str,
+    kind: &'static ResourceKind,
+    operations: Operations,
+    post: Option<actix_web::Route>,
+) {
     let collection_path = format!("{base_path}/{}", kind.name);
     let item_path = format!("{collection_path}/{{id}}");
     let mut collection =
         resource(&collection_path).app_data(web::Data::new(Collection { base_path, kind })).route(web::get().to(list));
-    if operations.create {
-        collection = collection.route(web::post().to(create));
+    match post {
+        Some(route) => collection = collection.route(route),
+        None if operations.create => collection = collection.route(web::post().to(create)),
+        None => {}
     }
-    let mut item = resource(&item_path)
-        .app_data(web::Data::new(Collection { base_path, kind }))
-        .route(web::get().to(retrieve))
-        .route(web::delete().to(delete));
+    let mut item =
+        resource(&item_path).app_data(web::Data::new(Collection { base_path, kind })).route(web::get().to(retrieve));
+    if operations.delete {
+        item = item.route(web::delete().to(delete));
+    }
     if operations.patch {
         item = item.route(web::patch().to(patch));
     }
@@ -67,18 +84,23 @@ pub fn configure_with_create<H, Args>(
     Args: actix_web::FromRequest + 'static,
     H::Output: actix_web::Responder + 'static,
 {
-    let collection_path = format!("{base_path}/{}", kind.name);
-    let item_path = format!("{collection_path}/{{id}}");
-    let collection = resource(&collection_path)
-        .app_data(web::Data::new(Collection { base_path, kind }))
-        .route(web::get().to(list))
-        .route(web::post().to(create));
-    let item = resource(&item_path)
-        .app_data(web::Data::new(Collection { base_path, kind }))
-        .route(web::get().to(retrieve))
-        .route(web::patch().to(patch))
-        .route(web::delete().to(delete));
-    config.service(collection).service(item);
+    configure_with_create_operations(config, base_path, kind, create, Operations::ALL);
+}
+
+/// Like [`configure_with_create`], with PATCH and DELETE only where `operations` allows them (405 otherwise);
+/// `operations.create` is ignored: `create` is the POST handler.
+pub fn configure_with_create_operations<H, Args>(
+    config: &mut web::ServiceConfig,
+    base_path: &'static str,
+    kind: &'static ResourceKind,
+    create: H,
+    operations: Operations,
+) where
+    H: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    H::Output: actix_web::Responder + 'static,
+{
+    register(config, base_path, kind, operations, Some(web::post().to(create)));
 }
 
 /// Which collection a handler serves.

@@ -192,7 +192,7 @@ async fn insert_with_event(
         Err(sqlx::Error::Database(e)) if e.constraint() == Some("tmf_resource_pkey") => {
             return Err(ApiError::conflict(format!("A {} with id '{id}' already exists.", kind.name)));
         }
-        other => other?,
+        other => other.map_err(|e| unique_violation(kind, e))?,
     };
     let event_type = kind.event_type("CreateEvent");
     events::enqueue(&mut tx, NewEvent { event_type, resource_type: kind.name, resource_id: id, resource: &document })
@@ -430,7 +430,8 @@ pub async fn update_with(
     .bind(at)
     .bind(&after)
     .execute(&mut *tx)
-    .await?;
+    .await
+    .map_err(|e| unique_violation(kind, e))?;
 
     let status_attribute = kind.lifecycle.map(|l| l.attribute);
     if changed.iter().any(|attribute| Some(attribute.as_str()) != status_attribute) {
@@ -448,6 +449,19 @@ pub async fn update_with(
         evict(ctx, kind.name, id).await;
     }
     Ok(after)
+}
+
+/// A write refused by a unique index a service added on its documents (e.g. the order service's `externalId`
+/// per customer) is a 409 naming the constraint; any other error is what it is.
+fn unique_violation(kind: &ResourceKind, error: sqlx::Error) -> ApiError {
+    match &error {
+        sqlx::Error::Database(e) if e.is_unique_violation() => ApiError::conflict(format!(
+            "The {} conflicts with an existing one (unique constraint '{}').",
+            kind.name,
+            e.constraint().unwrap_or("unknown")
+        )),
+        _ => error.into(),
+    }
 }
 
 /// Deletes the resource (if its state allows); its DeleteEvent carries the resource as it was.

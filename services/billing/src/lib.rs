@@ -1,7 +1,14 @@
 //! The billing service: TMF678 Customer Bill (v4) over the shared runtime in `bss-common`.
 //!
-//! This crate holds only what is specific to billing: its [`SPEC`] (name, base path, migrations) and its
-//! routes. Probes, metrics, authentication, audit, errors and shutdown come from `bss_common::server`.
+//! This crate holds only what is specific to billing: its [`SPEC`] (name, base paths, migrations), its routes,
+//! and the billing domain — [`calendar`] (bill cycle days, billing periods, account time zones) and [`charging`]
+//! (recurring, prorated, credit and one-time charges; tax per rate and its allocation to lines), both pure —
+//! and [`accounts`] (TMF666 billing accounts). Probes, metrics, authentication, audit, errors and shutdown
+//! come from `bss_common::server`. The rules are in docs/adr/0015-billing-periods-proration-and-tax.md.
+
+pub mod accounts;
+pub mod calendar;
+pub mod charging;
 
 use actix_web::web;
 use bss_common::{ServiceContext, ServiceSpec};
@@ -18,16 +25,18 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     name: "billing",
     schema: "billing",
     version: env!("CARGO_PKG_VERSION"),
-    base_paths: &[BASE_PATH, "/tmf-api/accountManagement/v4"],
+    base_paths: &[BASE_PATH, accounts::BASE_PATH],
     migrator: &MIGRATOR,
     on_start: start_workers,
     required_peers: &[],
     audit_reads: false,
 };
 
-/// Registers the service's TMF routes: `/hub` (TMF630 listeners) for now. The resources arrive with their issue;
-/// until then the rest of the base path only authenticates and answers 404.
+/// Registers the service's routes: `billingAccount` under the TMF666 base path, and `/hub` (TMF630 listeners)
+/// under the TMF678 one. Bills, applied rates and bill runs arrive with the rest of the billing issue; until
+/// then the rest of the TMF678 base path only authenticates and answers 404.
 pub fn routes(config: &mut web::ServiceConfig) {
+    accounts::configure(config);
     bss_tmf::hub::configure(config, BASE_PATH);
 }
 

@@ -1,11 +1,39 @@
-//! The order service: TMF622 Product Ordering (v4) over the shared runtime in `bss-common`.
+//! The order service: TMF622 Product Ordering (v4) over the shared runtime (`bss-common`) and the TMF630
+//! toolkit (`bss-tmf`).
 //!
-//! This crate holds only what is specific to order: its [`SPEC`] (name, base path, migrations) and its
-//! routes. Probes, metrics, authentication, audit, errors and shutdown come from `bss_common::server`.
+//! - `productOrder` ([`resources`]): list, read, PATCH and DELETE are the toolkit's (`bss_tmf::routes`), with
+//!   the order diagram as the store's lifecycle (`state`; an illegal move is a 409) and the item diagram
+//!   checked on every PATCH through `ResourceKind::check_change`. DELETE only while the order is still
+//!   `acknowledged`.
+//! - POST is this crate's ([`create_order`]): the body is checked against `ProductOrder_Create`, the customer
+//!   and every offering and price are resolved in the catalog and customer services ([`pricing`]; 422 for a
+//!   reference that does not resolve, 503 when a peer cannot answer, and nothing is written), the catalog's
+//!   prices are copied onto the items and the totals computed, and the order is stored `acknowledged` with its
+//!   CreateEvent in one transaction.
+//! - `POST productOrder` with an `Idempotency-Key` creates at most one order per key ([`idempotency`]);
+//!   `externalId` is unique per customer (a unique index, 409).
+//! - `cancelProductOrder` ([`cancel`]): GET list/by id and POST; the request starts the cancellation flow on the
+//!   order and is closed (`done` / `terminatedWithError`) once the order's cancellation is decided.
+//! - `FULFILMENT_MODE=auto` runs [`fulfilment`], which completes orders item by item (and accepts
+//!   cancellations); `external` (the default) leaves both to a fulfilment system that PATCHes states.
+//! - `CATALOG_URL` and `CUSTOMER_URL` are required at start-up ([`SPEC`]`.required_peers`).
+//!
+//! Decisions: docs/adr/0014-order-state-and-pricing.md.
 
-use actix_web::web;
-use bss_common::{ServiceContext, ServiceSpec};
+pub mod cancel;
+pub mod fulfilment;
+pub mod idempotency;
+pub mod pricing;
+pub mod resources;
+
+use actix_web::http::header;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use bss_common::auth::Principal;
+use bss_common::config::FulfilmentMode;
+use bss_common::{ApiError, ServiceContext, ServiceSpec};
 use bss_tmf::events::EventsConfig;
+use chrono::SubsecRound;
+use serde_json::Value;
 
 /// The TMF622 Product Ordering API base path.
 pub const BASE_PATH: &str = "/tmf-api/productOrderingManagement/v4";
@@ -21,16 +49,81 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     base_paths: &[BASE_PATH],
     migrator: &MIGRATOR,
     on_start: start_workers,
+    required_peers: &["CATALOG_URL", "CUSTOMER_URL"],
     audit_reads: false,
 };
 
-/// Registers the service's TMF routes: `/hub` (TMF630 listeners) for now. The resources arrive with their issue;
-/// until then the rest of the base path only authenticates and answers 404.
+/// Registers the TMF622 routes: `productOrder`, `cancelProductOrder` and `/hub`.
 pub fn routes(config: &mut web::ServiceConfig) {
+    bss_tmf::routes::configure_with_create(config, BASE_PATH, &resources::PRODUCT_ORDER, create_order);
+    bss_tmf::routes::configure_with_create_operations(
+        config,
+        BASE_PATH,
+        &cancel::CANCEL_PRODUCT_ORDER,
+        cancel::create_cancel,
+        bss_tmf::routes::Operations::READ_ONLY,
+    );
     bss_tmf::hub::configure(config, BASE_PATH);
 }
 
-/// The outbox relay to the service's event stream and the deliveries to `/hub` listeners.
+/// `POST productOrder`: checks the body, resolves and prices it through the peers, stores it `acknowledged`;
+/// with an `Idempotency-Key`, at most once per key ([`idempotency`]).
+pub async fn create_order(
+    req: HttpRequest,
+    ctx: web::Data<ServiceContext>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let key = match req.headers().get(idempotency::HEADER) {
+        Some(value) => Some(idempotency::parse_key(value.to_str().unwrap_or_default())?.to_owned()),
+        None => None,
+    };
+    let caller = req.extensions().get::<Principal>().cloned();
+    let Some(key) = key else {
+        return create_once(&ctx, caller.as_ref(), body).await.map(|created| created_response(created, false));
+    };
+    let fingerprint = idempotency::fingerprint(&body);
+    let subject = caller.as_ref().map_or("", |c| c.subject.as_str()).to_owned();
+    match idempotency::claim(&ctx, &key, &fingerprint, &subject).await? {
+        idempotency::Claim::Replay(created) => Ok(created_response(created, true)),
+        idempotency::Claim::Owned => match create_once(&ctx, caller.as_ref(), body).await {
+            Ok(created) => {
+                idempotency::complete(&ctx, &key, &fingerprint, &subject, &created).await;
+                Ok(created_response(created, false))
+            }
+            Err(e) => {
+                idempotency::release(&ctx, &key).await;
+                Err(e)
+            }
+        },
+    }
+}
+
+fn created_response(created: Value, replayed: bool) -> HttpResponse {
+    let location = created["href"].as_str().unwrap_or_default().to_owned();
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, location));
+    if replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    response.json(created)
+}
+
+async fn create_once(ctx: &ServiceContext, caller: Option<&Principal>, mut order: Value) -> Result<Value, ApiError> {
+    // Shape and item rules first: a malformed body is a 400 without a single call to a peer.
+    resources::ORDER_SCHEMA.check(&order)?;
+    resources::validate_order(&order)?;
+    let peers = pricing::Peers::new(ctx, caller)?;
+    pricing::prepare(&peers, &mut order, chrono::Utc::now().trunc_subsecs(6)).await?;
+    bss_tmf::store::create(ctx, &resources::PRODUCT_ORDER, BASE_PATH, order).await
+}
+
+/// The outbox relay to the service's event stream and the deliveries to `/hub` listeners; in
+/// the closing of decided cancel requests; in `FULFILMENT_MODE=auto`, the fulfilment worker.
 fn start_workers(ctx: &web::Data<ServiceContext>) {
     bss_tmf::events::start_workers(ctx, EventsConfig { on_published: None });
+    ctx.lifecycle.spawn_worker("order-cancellation", cancel::run_worker(ctx.clone()));
+    if ctx.settings.fulfilment_mode == FulfilmentMode::Auto {
+        ctx.lifecycle.spawn_worker("order-fulfilment", fulfilment::run_worker(ctx.clone()));
+    }
 }
