@@ -31,10 +31,9 @@ case $SERVICE in
   *) echo "bench: unknown service $SERVICE (catalog or customer)" >&2; exit 2 ;;
 esac
 
-command -v wrk >/dev/null || { [[ $EUID -eq 0 ]] && apt-get install -y -qq wrk >/dev/null; } || {
-  echo "bench: wrk is needed (apt-get install wrk)" >&2
-  exit 1
-}
+# shellcheck source=scripts/bench/lib.sh
+source "$REPO/scripts/bench/lib.sh"
+ensure_wrk
 bash scripts/devstack.sh infra-up >/dev/null
 eval "$(bash scripts/devstack.sh env)"
 cargo build --release -q -p "$SERVICE" -p bss-dev
@@ -53,7 +52,6 @@ until curl -sf "$URL/ready" >/dev/null; do sleep 0.1; done
 
 TOKEN=$(target/release/bss-dev token)
 auth=(-H "Authorization: Bearer $TOKEN")
-json_id() { python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])'; }
 if [[ $SERVICE == catalog ]]; then
   price=$(curl -sf "${auth[@]}" -H 'content-type: application/json' "$URL$BASE/productOfferingPrice" \
     -d '{"name":"Monthly","lifecycleStatus":"Active","priceType":"recurring","recurringChargePeriodType":"month","price":{"unit":"EUR","value":30}}')
@@ -81,21 +79,6 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer $TOKEN"
 LUA
 
-# run NAME URL [wrk args…] → "rps p50_ms p99_ms non2xx"
-run() {
-  local out
-  out=$(wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${@:2}" "$1")
-  local rps p50 p99 errors
-  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  errors=$(awk '/Non-2xx/ {print $5}' <<<"$out")
-  echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${errors:-0}"
-}
-to_ms() { # wrk prints 1.23ms, 850.00us or 1.02s
-  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
-}
-
 echo "bench: warming up" >&2
 wrk -t1 -c4 -d3s "$URL$BASE/$RESOURCE/$target_id" -H "Authorization: Bearer $TOKEN" >/dev/null
 
@@ -109,15 +92,8 @@ rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
 read -r h_rps _ <<<"${result[health]}"
 printf '\n| operation (%s connections, %ss each) | req/s | p50 ms | p99 ms | non-2xx | req/s vs /health |\n' "$CONNECTIONS" "$DURATION"
 printf '|---|---|---|---|---|---|\n'
-for op in health get list post; do
-  read -r rps p50 p99 errors <<<"${result[$op]}"
-  ratio=$(awk -v a="$rps" -v b="$h_rps" 'BEGIN { printf "%.2f", a / b }')
-  case $op in
-    health) name="GET /health (baseline)" ;;
-    get) name="GET $RESOURCE/{id} (cached)" ;;
-    list) name="GET $RESOURCE?$LIST_QUERY (of 10,001)" ;;
-    post) name="POST $RESOURCE" ;;
-  esac
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$rps" "$p50" "$p99" "$errors" "$ratio"
-done
+row "GET /health (baseline)" "${result[health]}" "$h_rps"
+row "GET $RESOURCE/{id} (cached)" "${result[get]}" "$h_rps"
+row "GET $RESOURCE?$LIST_QUERY (of 10,001)" "${result[list]}" "$h_rps"
+row "POST $RESOURCE" "${result[post]}" "$h_rps"
 printf '\npeak RSS of %s: %s MiB\n' "$SERVICE" "$((rss_kb / 1024))"

@@ -678,8 +678,10 @@ pub async fn writes_are_audited_and_old_records_purged(subject: Subject) {
     .execute(&mut conn)
     .await
     .unwrap();
+    // The retention worker's first pass may already have taken the old row (it starts with the service), so
+    // the purge here removes one row or none; what must hold is the result.
     let purged = bss_common::audit::purge_older_than(&app.context.db, 90).await.unwrap();
-    assert_eq!(purged, 1);
+    assert!(purged <= 1, "only the old record is purged ({purged})");
     let left: Vec<String> = sqlx::query_scalar("SELECT action FROM audit_log WHERE action IN ('old', 'recent')")
         .fetch_all(&mut conn)
         .await
@@ -696,10 +698,10 @@ pub async fn sigterm_drains_in_flight_requests_and_exits_cleanly(subject: Subjec
         .into_iter()
         .filter(|(k, _)| k != "PORT")
         .chain([
-            ("PROBE_TIMEOUT_MS".to_owned(), "3000".to_owned()),
+            ("PROBE_TIMEOUT_MS".to_owned(), "5000".to_owned()),
             ("DATABASE_ACQUIRE_TIMEOUT_MS".to_owned(), "5000".to_owned()),
-            ("SHUTDOWN_TIMEOUT_SECS".to_owned(), "10".to_owned()),
-            ("SHUTDOWN_DRAIN_SECS".to_owned(), "1".to_owned()),
+            ("SHUTDOWN_TIMEOUT_SECS".to_owned(), "15".to_owned()),
+            ("SHUTDOWN_DRAIN_SECS".to_owned(), "2".to_owned()),
             ("OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(), receiver.endpoint.clone()),
             ("OTEL_EXPORTER_OTLP_PROTOCOL".to_owned(), "http/json".to_owned()),
             ("RUST_LOG".to_owned(), "info".to_owned()),
@@ -708,7 +710,7 @@ pub async fn sigterm_drains_in_flight_requests_and_exits_cleanly(subject: Subjec
     let mut process = ServiceProcess::spawn(subject.binary, &env);
     process.wait_for_status("/ready", 200, Duration::from_secs(30)).await;
 
-    // A request that takes ~3 s, longer than the drain: /health waits for a PostgreSQL that accepts
+    // A request that takes ~5 s, longer than the drain: /health waits for a PostgreSQL that accepts
     // connections but never answers.
     postgres.stall();
     let trace_id = "0af7651916cd43dd8448eb211c80319c";
@@ -730,14 +732,14 @@ pub async fn sigterm_drains_in_flight_requests_and_exits_cleanly(subject: Subjec
 
     let finished = in_flight.await.unwrap().expect("the in-flight request completed");
     let took = started.elapsed();
-    assert!(took > Duration::from_millis(1_500), "the request outlived the 1 s drain: {took:?}");
+    assert!(took > Duration::from_millis(2_500), "the request outlived the 2 s drain: {took:?}");
     assert_eq!(finished.status(), 200, "in-flight request answered");
     let report: Value = finished.json().await.unwrap();
     assert_eq!(report["checks"]["database"]["status"], "DOWN", "{report}");
     assert_eq!(report["shuttingDown"], true, "{report}");
 
     let status = tokio::task::spawn_blocking(move || {
-        let status = process.wait_exit(Duration::from_secs(15));
+        let status = process.wait_exit(Duration::from_secs(20));
         (status, process)
     })
     .await
@@ -747,7 +749,7 @@ pub async fn sigterm_drains_in_flight_requests_and_exits_cleanly(subject: Subjec
     let output = process.output().join("\n");
     assert!(status.success(), "exit status {status:?}\n{output}");
     let took = signalled.elapsed();
-    assert!(took < Duration::from_secs(10), "stopped within SHUTDOWN_TIMEOUT_SECS, took {took:?}\n{output}");
+    assert!(took < Duration::from_secs(15), "stopped within SHUTDOWN_TIMEOUT_SECS, took {took:?}\n{output}");
     for expected in
         ["readiness is now 503", "worker=\"audit-writer\"", "background workers stopped", "shutdown complete"]
     {

@@ -531,7 +531,9 @@ pub async fn a_listener_that_is_down_gets_its_events_in_order_when_it_comes_back
         rows.iter().all(|r| r.3).then_some(rows)
     })
     .await;
-    assert!(rows[0].1 >= 3, "first event: failed attempts and then the delivery ({} attempts)", rows[0].1);
+    // At least one recorded failure, then the delivery. (Attempts are counted when claimed, so the attempt in
+    // flight when the listener came back may be the one that delivered: 2 is the least, not 3.)
+    assert!(rows[0].1 >= 2, "first event: a failed attempt and then the delivery ({} attempts)", rows[0].1);
     assert!(rows[1..].iter().all(|r| r.1 == 1), "the others went at their first attempt: {rows:?}");
     let text = app.metrics_text().await;
     let retries = metric_value(
@@ -552,7 +554,7 @@ pub async fn a_listener_that_keeps_failing_is_given_up_without_delaying_other_li
     let failing = Recorder::default();
     let failing_server = failing.serve(0, 500).await;
     let hanging = Recorder::default();
-    let hanging_server = hanging.serve_slowly(0, 200, Duration::from_secs(3)).await;
+    let hanging_server = hanging.serve_slowly(0, 200, Duration::from_secs(8)).await;
     let healthy = Recorder::default();
     let healthy_server = healthy.serve(0, 204).await;
     let failing_id = register(&app, subject, &failing_server.callback(), None).await;
