@@ -80,11 +80,12 @@ pub fn test_env(database_url: &str) -> Env {
         ("SHUTDOWN_DRAIN_SECS", "0".to_owned()),
         // Test listeners for /hub run on 127.0.0.1.
         ("HUB_ALLOW_PRIVATE_CALLBACKS", "true".to_owned()),
-        // Peers a service requires at start-up (the order service's catalog and customer) point at the discard
+        // Peers a service requires at start-up (the order service's catalog, customer and billing) point at the discard
         // port, where nothing listens: the service starts, and a test that needs a peer starts the real one
         // and sets its URL. A call that reaches a placeholder fails like an unreachable peer.
         ("CATALOG_URL", PLACEHOLDER_PEER.to_owned()),
         ("CUSTOMER_URL", PLACEHOLDER_PEER.to_owned()),
+        ("BILLING_URL", PLACEHOLDER_PEER.to_owned()),
     ])
 }
 

@@ -7,6 +7,9 @@
 //! - each create, attribute change, status change and delete writes its TMF event to the outbox inside the
 //!   transaction that makes the change ([`crate::events::enqueue`]);
 //! - an illegal status transition is a 409 and changes nothing;
+//! - a kind may derive a further step from a change ([`ResourceKind::derive`], e.g. an order's state from its
+//!   items'), checked and evented as a step of its own in the same transaction, and may raise further events
+//!   for a step ([`ResourceKind::extra_events`]);
 //! - reads of cached kinds go through Redis (read-through, five minutes), and every write evicts the cached
 //!   copy after commit; the event relay evicts it again once the event is published. An eviction leaves a
 //!   tombstone for a few seconds that refills (`SET NX`) cannot overwrite, which closes the race with a read
@@ -69,6 +72,14 @@ pub struct ResourceKind {
     /// Checks a change against the resource as it was (`before`, `after`), for rules [`Lifecycle`] cannot
     /// express (e.g. the states of items nested in the document); run by [`update_with`] before `validate`.
     pub check_change: fn(&Value, &Value) -> Result<(), ApiError>,
+    /// What the server derives from a changed resource (e.g. an order's state from its items' states), or
+    /// `None`. [`update_with`] applies it after every change, in the same transaction, as a second step that
+    /// is checked (`check_change`, lifecycle) and evented like any change.
+    pub derive: fn(&Value) -> Option<Value>,
+    /// Further events a change (`before`, `after`) raises beside the standard ones, as event type suffixes
+    /// after the schema's type name (e.g. `InformationRequiredEvent`). [`update_with`] writes them for each
+    /// step of a change, after its StateChangeEvent, in the same transaction, carrying the resource as changed.
+    pub extra_events: fn(&Value, &Value) -> &'static [&'static str],
 }
 
 /// A [`ResourceKind::validate`] or [`ResourceKind::deletable`] that accepts everything.
@@ -79,6 +90,16 @@ pub fn accept(_: &Value) -> Result<(), ApiError> {
 /// A [`ResourceKind::check_change`] that accepts every change.
 pub fn accept_change(_: &Value, _: &Value) -> Result<(), ApiError> {
     Ok(())
+}
+
+/// A [`ResourceKind::derive`] that derives nothing.
+pub fn derive_nothing(_: &Value) -> Option<Value> {
+    None
+}
+
+/// A [`ResourceKind::extra_events`] that raises none.
+pub fn no_extra_events(_: &Value, _: &Value) -> &'static [&'static str] {
+    &[]
 }
 
 impl ResourceKind {
@@ -369,7 +390,8 @@ pub async fn patch(
 
 /// Changes a resource with `change` (the server's own updates, e.g. a job's progress, and PATCH): the result
 /// is validated, its status move checked, `lastUpdate` set, and the events written, all in one transaction.
-/// A change that changes nothing writes nothing.
+/// What [`ResourceKind::derive`] derives from the result is a second step, checked and evented the same way
+/// (so each status move has its own StateChangeEvent). A change that changes nothing writes nothing.
 pub async fn update_with(
     ctx: &ServiceContext,
     kind: &ResourceKind,
@@ -384,40 +406,29 @@ pub async fn update_with(
         .await?
         .ok_or_else(|| kind.not_found(id))?;
     let before: Value = row.try_get("doc").map_err(ApiError::internal)?;
-    let mut after = change(&before)?;
-    let changed = patch::changed_attributes(&before, &after);
-    for server_owned in ["id", "href", "lastUpdate"] {
-        if changed.contains(server_owned) {
-            return Err(ApiError::bad_request(format!("The attribute '{server_owned}' cannot be changed.")));
-        }
+    // The change, then what the kind derives from it: each step is checked as a change of its own.
+    let mut steps = vec![change(&before)?];
+    if let Some(derived) = (kind.derive)(&steps[0]) {
+        steps.push(derived);
     }
-    kind.schema.check(&after)?;
-    (kind.check_change)(&before, &after)?;
-    (kind.validate)(&after)?;
-    let (old_status, new_status) = (kind.status_of(&before), kind.status_of(&after));
-    if let (Some(lifecycle), Some(from)) = (kind.lifecycle, old_status) {
-        let to =
-            new_status.ok_or_else(|| ApiError::bad_request(format!("'{}' cannot be removed.", lifecycle.attribute)))?;
-        if !lifecycle.is_known(to) {
-            return Err(ApiError::bad_request(format!(
-                "'{}' must be one of {:?}.",
-                lifecycle.attribute,
-                lifecycle.statuses()
-            )));
-        }
-        if !lifecycle.allows(from, to) {
-            return Err(ApiError::conflict(format!("A {} cannot move from '{from}' to '{to}'.", kind.name)));
-        }
+    let mut previous = &before;
+    for step in &steps {
+        check_step(kind, previous, step)?;
+        previous = step;
     }
+    let changed = patch::changed_attributes(&before, previous);
     if changed.is_empty() {
         tx.rollback().await?;
         return Ok(before);
     }
 
     let at = now();
-    if let Some(object) = after.as_object_mut() {
-        object.insert("lastUpdate".into(), Value::from(rfc3339(at)));
+    for step in &mut steps {
+        if let Some(object) = step.as_object_mut() {
+            object.insert("lastUpdate".into(), Value::from(rfc3339(at)));
+        }
     }
+    let after = steps.last().cloned().unwrap_or_default();
     sqlx::query(
         "UPDATE tmf_resource SET name = $3, status = $4, version = $5, last_update = $6, doc = $7
          WHERE kind = $1 AND id = $2",
@@ -433,22 +444,66 @@ pub async fn update_with(
     .await
     .map_err(|e| unique_violation(kind, e))?;
 
+    // The events of each step, in order, each carrying the resource as that step left it.
     let status_attribute = kind.lifecycle.map(|l| l.attribute);
-    if changed.iter().any(|attribute| Some(attribute.as_str()) != status_attribute) {
-        let event_type = kind.event_type("AttributeValueChangeEvent");
-        events::enqueue(&mut tx, NewEvent { event_type, resource_type: kind.name, resource_id: id, resource: &after })
+    let mut previous = &before;
+    for step in &steps {
+        let mut event_types = Vec::new();
+        let step_changed = patch::changed_attributes(previous, step);
+        if step_changed
+            .iter()
+            .any(|attribute| attribute != "lastUpdate" && Some(attribute.as_str()) != status_attribute)
+        {
+            event_types.push(kind.event_type("AttributeValueChangeEvent"));
+        }
+        if kind.status_of(previous) != kind.status_of(step) {
+            event_types.push(kind.event_type("StateChangeEvent"));
+        }
+        event_types.extend((kind.extra_events)(previous, step).iter().map(|suffix| kind.event_type(suffix)));
+        for event_type in event_types {
+            events::enqueue(
+                &mut tx,
+                NewEvent { event_type, resource_type: kind.name, resource_id: id, resource: step },
+            )
             .await?;
-    }
-    if old_status != kind.status_of(&after) {
-        let event_type = kind.event_type("StateChangeEvent");
-        events::enqueue(&mut tx, NewEvent { event_type, resource_type: kind.name, resource_id: id, resource: &after })
-            .await?;
+        }
+        previous = step;
     }
     tx.commit().await?;
     if kind.cached {
         evict(ctx, kind.name, id).await;
     }
     Ok(after)
+}
+
+/// Checks one step of a change (`before` → `after`): server-owned attributes untouched, the schema, the kind's
+/// change rule and validation, and the status move along the lifecycle (409 when illegal).
+fn check_step(kind: &ResourceKind, before: &Value, after: &Value) -> Result<(), ApiError> {
+    let changed = patch::changed_attributes(before, after);
+    for server_owned in ["id", "href", "lastUpdate"] {
+        if changed.contains(server_owned) {
+            return Err(ApiError::bad_request(format!("The attribute '{server_owned}' cannot be changed.")));
+        }
+    }
+    kind.schema.check(after)?;
+    (kind.check_change)(before, after)?;
+    (kind.validate)(after)?;
+    let (old_status, new_status) = (kind.status_of(before), kind.status_of(after));
+    if let (Some(lifecycle), Some(from)) = (kind.lifecycle, old_status) {
+        let to =
+            new_status.ok_or_else(|| ApiError::bad_request(format!("'{}' cannot be removed.", lifecycle.attribute)))?;
+        if !lifecycle.is_known(to) {
+            return Err(ApiError::bad_request(format!(
+                "'{}' must be one of {:?}.",
+                lifecycle.attribute,
+                lifecycle.statuses()
+            )));
+        }
+        if !lifecycle.allows(from, to) {
+            return Err(ApiError::conflict(format!("A {} cannot move from '{from}' to '{to}'.", kind.name)));
+        }
+    }
+    Ok(())
 }
 
 /// A write refused by a unique index a service added on its documents (e.g. the order service's `externalId`

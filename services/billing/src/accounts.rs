@@ -206,6 +206,8 @@ pub static BILLING_ACCOUNT: ResourceKind = ResourceKind {
     validate,
     deletable,
     check_change: bss_tmf::store::accept_change,
+    derive: bss_tmf::store::derive_nothing,
+    extra_events: bss_tmf::store::no_extra_events,
 };
 
 /// POST handler: fills the documented defaults (`billCycleDay` 1, `paymentTermsDays` 30) so the stored

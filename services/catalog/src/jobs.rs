@@ -75,6 +75,8 @@ pub static EXPORT_JOB: ResourceKind = ResourceKind {
     validate: store::accept,
     deletable: store::accept,
     check_change: bss_tmf::store::accept_change,
+    derive: bss_tmf::store::derive_nothing,
+    extra_events: bss_tmf::store::no_extra_events,
 };
 
 pub static IMPORT_JOB: ResourceKind = ResourceKind {
@@ -87,6 +89,8 @@ pub static IMPORT_JOB: ResourceKind = ResourceKind {
     validate: store::accept,
     deletable: store::accept,
     check_change: bss_tmf::store::accept_change,
+    derive: bss_tmf::store::derive_nothing,
+    extra_events: bss_tmf::store::no_extra_events,
 };
 
 /// Job routes: list, get and delete from the toolkit; POST and the export content here.

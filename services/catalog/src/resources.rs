@@ -335,6 +335,8 @@ pub static CATALOG: ResourceKind = ResourceKind {
     validate: bss_tmf::store::accept,
     deletable: bss_tmf::store::accept,
     check_change: bss_tmf::store::accept_change,
+    derive: bss_tmf::store::derive_nothing,
+    extra_events: bss_tmf::store::no_extra_events,
 };
 
 pub static CATEGORY: ResourceKind = ResourceKind {
@@ -347,6 +349,8 @@ pub static CATEGORY: ResourceKind = ResourceKind {
     validate: bss_tmf::store::accept,
     deletable: bss_tmf::store::accept,
     check_change: bss_tmf::store::accept_change,
+    derive: bss_tmf::store::derive_nothing,
+    extra_events: bss_tmf::store::no_extra_events,
 };
 
 pub static PRODUCT_SPECIFICATION: ResourceKind = ResourceKind {
@@ -371,6 +375,8 @@ pub static PRODUCT_SPECIFICATION: ResourceKind = ResourceKind {
     validate: bss_tmf::store::accept,
     deletable: bss_tmf::store::accept,
     check_change: bss_tmf::store::accept_change,
+    derive: bss_tmf::store::derive_nothing,
+    extra_events: bss_tmf::store::no_extra_events,
 };
 
 pub static PRODUCT_OFFERING: ResourceKind = ResourceKind {
@@ -402,6 +408,8 @@ pub static PRODUCT_OFFERING: ResourceKind = ResourceKind {
     validate: validate_offering,
     deletable: deletable_unless_sellable,
     check_change: bss_tmf::store::accept_change,
+    derive: bss_tmf::store::derive_nothing,
+    extra_events: bss_tmf::store::no_extra_events,
 };
 
 pub static PRODUCT_OFFERING_PRICE: ResourceKind = ResourceKind {
@@ -430,6 +438,8 @@ pub static PRODUCT_OFFERING_PRICE: ResourceKind = ResourceKind {
     validate: validate_price,
     deletable: deletable_unless_sellable,
     check_change: bss_tmf::store::accept_change,
+    derive: bss_tmf::store::derive_nothing,
+    extra_events: bss_tmf::store::no_extra_events,
 };
 
 /// Every catalog resource, in dependency order (what an export lists first is what an import needs first).

@@ -232,6 +232,8 @@ pub static CUSTOMER: ResourceKind = ResourceKind {
     validate: validate_customer,
     deletable,
     check_change: bss_tmf::store::accept_change,
+    derive: bss_tmf::store::derive_nothing,
+    extra_events: bss_tmf::store::no_extra_events,
 };
 
 #[cfg(test)]

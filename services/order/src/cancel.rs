@@ -59,6 +59,8 @@ pub static CANCEL_PRODUCT_ORDER: ResourceKind = ResourceKind {
     validate: store::accept,
     deletable: store::accept,
     check_change: store::accept_change,
+    derive: store::derive_nothing,
+    extra_events: store::no_extra_events,
 };
 
 /// The order states a cancellation is being decided in.

@@ -4,9 +4,9 @@
 //!
 //! Each step is one transition written with its events through `bss_tmf::store::update_with` (row locked,
 //! legal moves only, so two replicas working on one order only ever make legal moves, one after the other):
-//! `acknowledged → inProgress`; then item by item `acknowledged → inProgress → completed`; then the order
-//! follows its items: all completed → `completed` (with `completionDate`), all failed → `failed`, any other mix
-//! of final items → `partial`. Orders with an item the worker does not drive (held, pending, cancelling: a
+//! `acknowledged → inProgress`; then item by item `acknowledged → inProgress → completed`. The order follows its
+//! items by the store's rule (`ResourceKind::derive`, [`resources::derive_order_state`]) in the transaction of
+//! the last item's step, as it does for a fulfilment system's PATCH in `external` mode. Orders with an item the worker does not drive (held, pending, cancelling: a
 //! person or system took over) are left alone.
 //!
 //! A cancellation (`assessingCancellation`, after a cancelProductOrder) is accepted: the order moves to
@@ -94,8 +94,6 @@ pub async fn advance(ctx: &ServiceContext, id: &str) -> Result<bool, ApiError> {
     Ok(moved)
 }
 
-const FINAL_ITEM_STATES: [&str; 4] = ["completed", "failed", "cancelled", "rejected"];
-
 fn item_state(item: &Value) -> &str {
     item.get("state").and_then(Value::as_str).unwrap_or("acknowledged")
 }
@@ -117,23 +115,9 @@ pub fn next_step(order: &Value) -> Option<Value> {
                 next["productOrderItem"][index]["state"] = Value::from(to);
                 return Some(next);
             }
-            if !items.iter().all(|item| FINAL_ITEM_STATES.contains(&item_state(item))) {
-                return None;
-            }
-            let all = |wanted: &str| items.iter().all(|item| item_state(item) == wanted);
-            let to = if all("completed") {
-                "completed"
-            } else if all("failed") {
-                "failed"
-            } else {
-                "partial"
-            };
-            next["state"] = Value::from(to);
-            if to == "completed" {
-                next["completionDate"] =
-                    Value::from(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
-            }
-            Some(next)
+            // The store derives the order's state from its items after every step (one rule,
+            // `resources::derive_order_state`); this only catches an order left inProgress with final items.
+            resources::derive_order_state(order)
         }
         // A cancellation (cancelProductOrder) is accepted: the order, then each open item, then the order.
         "assessingCancellation" => {
@@ -178,6 +162,8 @@ mod tests {
     fn run(mut order: Value) -> Vec<String> {
         let mut steps = Vec::new();
         while let Some(next) = next_step(&order) {
+            // As the store does after every step.
+            let next = resources::derive_order_state(&next).unwrap_or(next);
             let items: Vec<&str> =
                 resources::items(&next).iter().map(|i| i["state"].as_str().unwrap_or("acknowledged")).collect();
             steps.push(format!("{} {}", next["state"].as_str().unwrap(), items.join(",")));
@@ -197,7 +183,6 @@ mod tests {
                 "inProgress inProgress,acknowledged",
                 "inProgress completed,acknowledged",
                 "inProgress completed,inProgress",
-                "inProgress completed,completed",
                 "completed completed,completed",
             ]
         );
@@ -210,6 +195,8 @@ mod tests {
         assert_eq!(next_step(&failed).unwrap()["state"], "failed");
         let mixed = order(json!([{"id": "1", "state": "completed"}, {"id": "2", "state": "failed"}]));
         assert_eq!(next_step(&mixed).unwrap()["state"], "partial");
+        let none_completed = order(json!([{"id": "1", "state": "cancelled"}, {"id": "2", "state": "failed"}]));
+        assert!(next_step(&none_completed).is_none(), "left to the fulfilment system");
         let held = order(json!([{"id": "1", "state": "completed"}, {"id": "2", "state": "held"}]));
         assert!(next_step(&held).is_none());
         assert!(next_step(&json!({"state": "pending", "productOrderItem": []})).is_none());

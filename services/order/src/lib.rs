@@ -5,10 +5,10 @@
 //!   the order diagram as the store's lifecycle (`state`; an illegal move is a 409) and the item diagram
 //!   checked on every PATCH through `ResourceKind::check_change`. DELETE only while the order is still
 //!   `acknowledged`.
-//! - POST is this crate's ([`create_order`]): the body is checked against `ProductOrder_Create`, the customer
-//!   and every offering and price are resolved in the catalog and customer services ([`pricing`]; 422 for a
-//!   reference that does not resolve, 503 when a peer cannot answer, and nothing is written), the catalog's
-//!   prices are copied onto the items and the totals computed, and the order is stored `acknowledged` with its
+//! - POST is this crate's ([`create_order`]): the body is checked against `ProductOrder_Create`, the customer,
+//!   the billing accounts and every offering and price are resolved in the customer, billing and catalog
+//!   services ([`pricing`]; 422 for a reference that does not resolve, 503 when a peer cannot answer, and
+//!   nothing is written), the catalog's prices are copied onto the items and the totals computed, and the order is stored `acknowledged` with its
 //!   CreateEvent in one transaction.
 //! - `POST productOrder` with an `Idempotency-Key` creates at most one order per key ([`idempotency`]);
 //!   `externalId` is unique per customer (a unique index, 409).
@@ -16,7 +16,7 @@
 //!   order and is closed (`done` / `terminatedWithError`) once the order's cancellation is decided.
 //! - `FULFILMENT_MODE=auto` runs [`fulfilment`], which completes orders item by item (and accepts
 //!   cancellations); `external` (the default) leaves both to a fulfilment system that PATCHes states.
-//! - `CATALOG_URL` and `CUSTOMER_URL` are required at start-up ([`SPEC`]`.required_peers`).
+//! - `CATALOG_URL`, `CUSTOMER_URL` and `BILLING_URL` are required at start-up ([`SPEC`]`.required_peers`).
 //!
 //! Decisions: docs/adr/0014-order-state-and-pricing.md.
 
@@ -49,7 +49,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     base_paths: &[BASE_PATH],
     migrator: &MIGRATOR,
     on_start: start_workers,
-    required_peers: &["CATALOG_URL", "CUSTOMER_URL"],
+    required_peers: &["CATALOG_URL", "CUSTOMER_URL", "BILLING_URL"],
     audit_reads: false,
 };
 

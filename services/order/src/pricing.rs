@@ -1,5 +1,5 @@
-//! What happens to an order before it is stored: its references are resolved in the catalog and customer
-//! services (synchronously, through the shared client, which relays the caller's token and the trace
+//! What happens to an order before it is stored: its references are resolved in the catalog, customer and
+//! billing services (synchronously, through the shared client, which relays the caller's token and the trace
 //! context), the catalog's prices are copied onto the items and the totals computed.
 //!
 //! - Each item's `productOffering` must exist and be sellable (ADR 0010's rule: [`is_sellable`]); its
@@ -9,6 +9,7 @@
 //!   integer minor units; an order has one currency.
 //! - Every `relatedParty` with role `Customer` (or `@referredType` `Customer`) must exist in the customer
 //!   service, and not be `Rejected` or `Closed`.
+//! - A `billingAccount` (of the order or of an item), when given, must exist in billing and not be `closed`.
 //! - A reference that does not resolve is a 422 naming it; a peer that cannot be reached or answers 5xx is a
 //!   503, and nothing is written.
 //!
@@ -26,6 +27,10 @@ use std::collections::BTreeMap;
 pub const CATALOG_API: &str = "/tmf-api/productCatalogManagement/v4";
 /// The TMF629 base path on the customer peer.
 pub const CUSTOMER_API: &str = "/tmf-api/customerManagement/v4";
+/// The TMF666 base path on the billing peer (its `billingAccount`s).
+pub const BILLING_API: &str = "/tmf-api/accountManagement/v4";
+/// Billing account states (ADR 0015) in which no new order is accepted: the final one.
+pub const CLOSED_ACCOUNT_STATES: [&str; 1] = ["closed"];
 
 /// Statuses in which an offering or a price may be ordered (ADR 0010).
 pub const SELLABLE_STATUSES: [&str; 2] = ["Active", "Launched"];
@@ -69,6 +74,7 @@ pub struct Peers<'a> {
     caller: Option<&'a Principal>,
     catalog: String,
     customer: String,
+    billing: String,
 }
 
 impl<'a> Peers<'a> {
@@ -77,7 +83,13 @@ impl<'a> Peers<'a> {
         let peer = |variable: &str| {
             ctx.settings.peer(variable).map(|url| url.trim_end_matches('/').to_owned()).map_err(ApiError::internal)
         };
-        Ok(Self { ctx, caller, catalog: peer("CATALOG_URL")?, customer: peer("CUSTOMER_URL")? })
+        Ok(Self {
+            ctx,
+            caller,
+            catalog: peer("CATALOG_URL")?,
+            customer: peer("CUSTOMER_URL")?,
+            billing: peer("BILLING_URL")?,
+        })
     }
 
     /// GETs `url`: `Some(document)`, `None` for a 404, 503 when the peer cannot answer.
@@ -106,6 +118,26 @@ impl<'a> Peers<'a> {
         let url = format!("{}{CUSTOMER_API}/customer/{}", self.customer, segment(id));
         self.fetch("customer", &url).await
     }
+
+    async fn billing_account(&self, id: &str) -> Result<Option<Value>, ApiError> {
+        let url = format!("{}{BILLING_API}/billingAccount/{}", self.billing, segment(id));
+        self.fetch("billing", &url).await
+    }
+}
+
+/// Checks the billing account `reference` (at attribute `path`) exists in billing and is not closed.
+async fn check_billing_account(peers: &Peers<'_>, path: &str, reference: &Value) -> Result<(), ApiError> {
+    let id = reference.get("id").and_then(Value::as_str).unwrap_or_default();
+    let account = peers
+        .billing_account(id)
+        .await?
+        .ok_or_else(|| unresolved(format!("'{path}': no billingAccount with id '{id}' in billing.")))?;
+    if let Some(state) = account.get("state").and_then(Value::as_str)
+        && CLOSED_ACCOUNT_STATES.contains(&state)
+    {
+        return Err(unresolved(format!("'{path}': billingAccount '{id}' is {state} and cannot be ordered on.")));
+    }
+    Ok(())
 }
 
 fn unresolved(message: String) -> ApiError {
@@ -263,6 +295,14 @@ pub async fn prepare(peers: &Peers<'_>, order: &mut Value, at: DateTime<Utc>) ->
             && CLOSED_CUSTOMER_STATUSES.contains(&status)
         {
             return Err(unresolved(format!("'relatedParty[{index}]': customer '{id}' is {status} and cannot order.")));
+        }
+    }
+    if let Some(account) = order.get("billingAccount") {
+        check_billing_account(peers, "billingAccount", account).await?;
+    }
+    for (index, item) in crate::resources::items(order).iter().enumerate() {
+        if let Some(account) = item.get("billingAccount") {
+            check_billing_account(peers, &format!("productOrderItem[{index}].billingAccount"), account).await?;
         }
     }
     let count = crate::resources::items(order).len();

@@ -234,6 +234,47 @@ pub fn check_order_change(before: &Value, after: &Value) -> Result<(), ApiError>
     Ok(())
 }
 
+/// Item states in which nothing more happens to an item.
+pub const FINAL_ITEM_STATES: [&str; 4] = ["completed", "failed", "cancelled", "rejected"];
+
+/// The order's state follows its items (`ResourceKind::derive`, applied by the store after every change, PATCH
+/// or worker, in the same transaction): once every item of an `inProgress` order is final, the order moves to
+/// `completed` (all completed, with `completionDate`), `failed` (all failed) or `partial` (a mix with at least
+/// one completed). Any other end (no item completed and not all failed, e.g. all cancelled) is left to the
+/// fulfilment system. `None` when nothing follows.
+pub fn derive_order_state(order: &Value) -> Option<Value> {
+    if order.get("state").and_then(Value::as_str) != Some("inProgress") {
+        return None;
+    }
+    let states: Vec<&str> =
+        items(order).iter().map(|item| item_state(item).unwrap_or(ITEM_LIFECYCLE.initial)).collect();
+    if states.is_empty() || !states.iter().all(|state| FINAL_ITEM_STATES.contains(state)) {
+        return None;
+    }
+    let to = if states.iter().all(|state| *state == "completed") {
+        "completed"
+    } else if states.iter().all(|state| *state == "failed") {
+        "failed"
+    } else if states.contains(&"completed") {
+        "partial"
+    } else {
+        return None;
+    };
+    let mut next = order.clone();
+    next["state"] = Value::from(to);
+    if to == "completed" && next.get("completionDate").is_none() {
+        next["completionDate"] = Value::from(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+    }
+    Some(next)
+}
+
+/// TMF622's `ProductOrderInformationRequiredEvent` (`ResourceKind::extra_events`): raised when an order moves
+/// to `pending`, the diagram's "the ordering process needs extra information", beside its StateChangeEvent.
+pub fn order_information_required(before: &Value, after: &Value) -> &'static [&'static str] {
+    let (from, to) = (before.get("state").and_then(Value::as_str), after.get("state").and_then(Value::as_str));
+    if to == Some("pending") && from != Some("pending") { &["InformationRequiredEvent"] } else { &[] }
+}
+
 /// An order can be deleted only while it never progressed (`acknowledged`): afterwards it is a record of what
 /// was done and leaves only by cancellation.
 fn deletable_while_acknowledged(order: &Value) -> Result<(), ApiError> {
@@ -281,6 +322,8 @@ pub static PRODUCT_ORDER: ResourceKind = ResourceKind {
     validate: validate_order,
     deletable: deletable_while_acknowledged,
     check_change: check_order_change,
+    derive: derive_order_state,
+    extra_events: order_information_required,
 };
 
 #[cfg(test)]
@@ -312,6 +355,41 @@ mod tests {
         check_order_change(&before, &legal).unwrap();
         let illegal = order(json!([{"id": "1", "action": "add", "state": "completed"}]));
         assert_eq!(check_order_change(&before, &illegal).unwrap_err().status(), 409);
+    }
+
+    #[test]
+    fn an_in_progress_order_follows_its_items_once_all_are_final() {
+        let in_progress = |states: &[&str]| {
+            let items: Vec<Value> = states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| json!({"id": i.to_string(), "action": "add", "state": s}))
+                .collect();
+            json!({"state": "inProgress", "productOrderItem": items})
+        };
+        let derived = |states: &[&str]| derive_order_state(&in_progress(states)).map(|o| o["state"].clone());
+        assert_eq!(derived(&["completed", "completed"]), Some(json!("completed")));
+        assert_eq!(derived(&["failed", "failed"]), Some(json!("failed")));
+        assert_eq!(derived(&["completed", "failed"]), Some(json!("partial")));
+        assert_eq!(derived(&["completed", "cancelled"]), Some(json!("partial")));
+        assert_eq!(derived(&["failed", "cancelled"]), None, "no item completed and not all failed");
+        assert_eq!(derived(&["completed", "inProgress"]), None, "an item still open");
+        let completed = derive_order_state(&in_progress(&["completed"])).unwrap();
+        assert!(completed["completionDate"].as_str().is_some_and(|d| d.ends_with('Z')), "{completed}");
+        let mut held = in_progress(&["completed"]);
+        held["state"] = json!("held");
+        assert_eq!(derive_order_state(&held), None, "only an inProgress order follows its items");
+    }
+
+    #[test]
+    fn moving_to_pending_and_only_that_requires_information() {
+        let in_state = |state: &str| json!({"state": state, "productOrderItem": []});
+        for from in ["acknowledged", "inProgress", "assessingCancellation"] {
+            assert_eq!(order_information_required(&in_state(from), &in_state("pending")), ["InformationRequiredEvent"]);
+        }
+        assert!(order_information_required(&in_state("pending"), &in_state("pending")).is_empty(), "staying");
+        assert!(order_information_required(&in_state("pending"), &in_state("inProgress")).is_empty());
+        assert!(order_information_required(&in_state("acknowledged"), &in_state("inProgress")).is_empty());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Shared setup of the order tests: the order service with its real peers, and catalog and customer fixtures.
+//! Shared setup of the order tests: the order service with its real peers, and catalog, customer and billing
+//! fixtures.
 
 use bss_testkit::TestApp;
 use serde_json::{Value, json};
@@ -27,6 +28,32 @@ pub async fn stack() -> Stack {
     })
     .await;
     Stack { order, catalog, customer }
+}
+
+/// The order service with the real catalog, customer and billing services as its peers; billing is returned
+/// beside the stack.
+pub async fn stack_with_billing() -> (Stack, TestApp) {
+    let catalog = TestApp::spawn(&catalog::SPEC, catalog::routes).await;
+    let customer = TestApp::spawn(&customer::SPEC, customer::routes).await;
+    let billing = TestApp::spawn(&billing::SPEC, billing::routes).await;
+    let order = TestApp::spawn_with(&order::SPEC, order::routes, |env| {
+        env.set("CATALOG_URL", catalog.address.clone())
+            .set("CUSTOMER_URL", customer.address.clone())
+            .set("BILLING_URL", billing.address.clone());
+    })
+    .await;
+    (Stack { order, catalog, customer }, billing)
+}
+
+/// An active billing account of the billing service for `customer_id`.
+pub async fn billing_account(billing: &TestApp, customer_id: &str) -> Value {
+    create(
+        billing,
+        &format!("{}/billingAccount", billing::accounts::BASE_PATH),
+        &json!({"name": "Jean Dupont — main account", "currency": "EUR", "timeZone": "Europe/Paris", "taxRate": "0.20",
+                "relatedParty": [{"id": customer_id, "@referredType": "Customer", "role": "customer"}]}),
+    )
+    .await
 }
 
 /// The order service alone: its peer URLs are `test_env`'s placeholders (a closed port).

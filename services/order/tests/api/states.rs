@@ -71,18 +71,27 @@ async fn move_order(order: &TestApp, id: &str, to: &str) -> reqwest::Response {
 }
 
 /// The order states carried by its StateChangeEvents, oldest first, after checking it has one CreateEvent
-/// first and nothing but StateChangeEvents after it.
+/// first and after it nothing but StateChangeEvents, each move to `pending` followed by exactly one
+/// ProductOrderInformationRequiredEvent carrying the same order.
 async fn state_changes(order: &TestApp, id: &str) -> Vec<String> {
     let events = events_of(order, id).await;
     assert_eq!(events.first().map(|(t, _)| t.as_str()), Some("ProductOrderCreateEvent"), "{id}");
-    events[1..]
-        .iter()
-        .map(|(event_type, payload)| {
-            assert_eq!(event_type, "ProductOrderStateChangeEvent", "{payload}");
-            assert_eq!(payload["eventType"], "ProductOrderStateChangeEvent", "{payload}");
-            payload["event"]["productOrder"]["state"].as_str().unwrap().to_owned()
-        })
-        .collect()
+    let mut states = Vec::new();
+    let mut rest = events[1..].iter();
+    while let Some((event_type, payload)) = rest.next() {
+        assert_eq!(event_type, "ProductOrderStateChangeEvent", "{payload}");
+        assert_eq!(payload["eventType"], "ProductOrderStateChangeEvent", "{payload}");
+        let state = payload["event"]["productOrder"]["state"].as_str().unwrap().to_owned();
+        if state == "pending" {
+            let (next_type, next) = rest.next().expect("an InformationRequiredEvent after the move to pending");
+            assert_eq!(next_type, "ProductOrderInformationRequiredEvent", "{next}");
+            assert_eq!(next["eventType"], "ProductOrderInformationRequiredEvent", "{next}");
+            assert_eq!(next["event"], payload["event"], "it carries the order as it moved to pending");
+            assert_ne!(next["eventId"], payload["eventId"], "its own eventId");
+        }
+        states.push(state);
+    }
+    states
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
