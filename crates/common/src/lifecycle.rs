@@ -84,6 +84,34 @@ impl Lifecycle {
         self.workers.spawn(work);
     }
 
+    /// The body of a polling worker: waits for the migrations, then runs `round` every `period` until the stop
+    /// token fires. A round in progress is abandoned at once when it does (its transaction rolls back and the
+    /// next start does the work again), so a stalled database never holds up a shutdown; a round that must
+    /// finish what it started keeps that part outside `round`.
+    pub async fn every<F, Fut>(&self, worker: &'static str, period: std::time::Duration, mut round: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let stop = self.stop_token();
+        tokio::select! {
+            _ = self.migrated() => {}
+            _ = stop.cancelled() => return,
+        }
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.cancelled() => break,
+            }
+            tokio::select! {
+                _ = round() => {}
+                _ = stop.cancelled() => break,
+            }
+        }
+        tracing::info!(worker, "background worker stopped");
+    }
+
     /// Cancels the workers and waits for them, at most `limit`. Returns whether all finished in time.
     pub async fn stop_workers(&self, limit: std::time::Duration) -> bool {
         self.stop.cancel();

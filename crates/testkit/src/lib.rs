@@ -7,6 +7,7 @@
 //! [`process::ServiceProcess`] runs the real binary so it can be sent SIGTERM.
 
 pub mod conformance;
+pub mod listener;
 pub mod otlp;
 pub mod process;
 pub mod proxy;

@@ -9,6 +9,7 @@
 //!   listeners; [`hub`]: the `/hub` endpoints.
 //! - [`money`]: TMF `Money` parsed into integer minor units; [`schema`]: declarative body checks.
 //! - [`routes`]: the five operations of a collection as HTTP handlers.
+//! - [`sellable`]: the catalog's sellability rule, shared by the catalog and the order service.
 
 pub mod events;
 pub mod hub;
@@ -17,4 +18,5 @@ pub mod patch;
 pub mod query;
 pub mod routes;
 pub mod schema;
+pub mod sellable;
 pub mod store;

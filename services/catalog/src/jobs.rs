@@ -13,8 +13,8 @@
 //!   Resources keep their ids; each one that cannot be imported (an id that exists, an invalid body) is a line
 //!   in `errorLog`, and the job ends `Failed` if there was any (what was imported stays imported).
 //!
-//! A job interrupted by a crash stays `Running`; the worker fails such jobs after [`STALE_AFTER`] so the
-//! operator can resubmit them (exports are repeatable; a repeated import reports the ids it already has).
+//! A job interrupted by a crash or a shutdown stays `Running`; the worker fails such jobs after [`STALE_AFTER`]
+//! so the operator can resubmit them (exports are repeatable; a repeated import reports the ids it already has).
 
 use crate::resources::{self, LIFECYCLE};
 use actix_web::http::header;
@@ -183,37 +183,21 @@ fn export_job_id(url: &str) -> Result<String, ApiError> {
         })
 }
 
-/// Runs jobs until the service stops. Waiting for work (and for a database that may be down) is cut short
-/// by the stop signal; a job already claimed runs to its end, within the shutdown timeout.
+/// Runs jobs until the service stops; a job still running then is abandoned like one whose replica died
+/// (see [`STALE_AFTER`]).
 pub async fn run_worker(ctx: web::Data<ServiceContext>) {
-    let stop = ctx.lifecycle.stop_token();
-    tokio::select! {
-        _ = ctx.lifecycle.migrated() => {}
-        _ = stop.cancelled() => return,
-    }
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.cancelled() => break,
-        }
-        let next = async {
+    ctx.lifecycle
+        .every("catalog-jobs", Duration::from_millis(250), || async {
             if let Err(e) = fail_stale_jobs(&ctx).await {
                 tracing::warn!(error = %e, "could not check for interrupted jobs");
             }
-            claim_next(&ctx).await
-        };
-        let claimed = tokio::select! {
-            claimed = next => claimed,
-            _ = stop.cancelled() => break,
-        };
-        match claimed {
-            Ok(Some((kind, job))) => run_job(&ctx, kind, job).await,
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "could not claim a catalog job"),
-        }
-    }
-    tracing::info!(worker = "catalog-jobs", "background worker stopped");
+            match claim_next(&ctx).await {
+                Ok(Some((kind, job))) => run_job(&ctx, kind, job).await,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "could not claim a catalog job"),
+            }
+        })
+        .await;
 }
 
 /// Moves the oldest waiting job to `Running` and returns it.

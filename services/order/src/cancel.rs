@@ -149,28 +149,13 @@ pub const POLL: Duration = Duration::from_millis(200);
 
 /// Closes open cancel requests once their order's cancellation is decided (both fulfilment modes).
 pub async fn run_worker(ctx: web::Data<ServiceContext>) {
-    let stop = ctx.lifecycle.stop_token();
-    tokio::select! {
-        _ = ctx.lifecycle.migrated() => {}
-        _ = stop.cancelled() => return,
-    }
-    let mut tick = tokio::time::interval(POLL);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.cancelled() => break,
-        }
-        // Raced against the stop token: a stalled database must not hold up shutdown (a dropped round rolls
-        // back; the next start picks it up again).
-        let round = tokio::select! {
-            round = close_decided(&ctx) => round,
-            _ = stop.cancelled() => break,
-        };
-        if let Err(e) = round {
-            tracing::warn!(error = %e.message(), "could not close cancel requests");
-        }
-    }
-    tracing::info!(worker = "order-cancellation", "background worker stopped");
+    ctx.lifecycle
+        .every("order-cancellation", POLL, || async {
+            if let Err(e) = close_decided(&ctx).await {
+                tracing::warn!(error = %e.message(), "could not close cancel requests");
+            }
+        })
+        .await;
 }
 
 /// One round: every `inProgress` cancel request whose order is no longer being cancelled is closed.

@@ -25,50 +25,33 @@ pub const POLL: Duration = Duration::from_millis(200);
 /// Orders picked per round.
 const BATCH: i64 = 50;
 
-/// The background worker: waits for the migrations, then moves orders until the service stops.
+/// The background worker: waits for the migrations, then moves orders until the service stops (a step in
+/// progress is abandoned on stop and rolls back; the next start takes it again).
 pub async fn run_worker(ctx: web::Data<ServiceContext>) {
-    let stop = ctx.lifecycle.stop_token();
-    tokio::select! {
-        _ = ctx.lifecycle.migrated() => {}
-        _ = stop.cancelled() => return,
-    }
-    let mut tick = tokio::time::interval(POLL);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.cancelled() => break,
+    ctx.lifecycle.every("order-fulfilment", POLL, || fulfil_round(&ctx)).await;
+}
+
+/// One round: every candidate order is moved as far as it can go now.
+async fn fulfil_round(ctx: &ServiceContext) {
+    let ids = match candidates(ctx).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for orders to fulfil");
+            return;
         }
-        // Every database call is raced against the stop token: a stalled database must not hold up shutdown
-        // (a dropped step rolls back; the next start takes it again).
-        let found = tokio::select! {
-            found = candidates(&ctx) => found,
-            _ = stop.cancelled() => break,
-        };
-        let ids = match found {
-            Ok(ids) => ids,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not look for orders to fulfil");
-                continue;
-            }
-        };
-        'orders: for id in ids {
-            loop {
-                let step = tokio::select! {
-                    step = advance(&ctx, &id) => step,
-                    _ = stop.cancelled() => break 'orders,
-                };
-                match step {
-                    Ok(true) => {}
-                    Ok(false) => break,
-                    Err(e) => {
-                        tracing::warn!(order = %id, error = %e.message(), "fulfilment step failed");
-                        break;
-                    }
+    };
+    for id in ids {
+        loop {
+            match advance(ctx, &id).await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::warn!(order = %id, error = %e.message(), "fulfilment step failed");
+                    break;
                 }
             }
         }
     }
-    tracing::info!(worker = "order-fulfilment", "background worker stopped");
 }
 
 /// Orders the worker may still move, oldest change first.

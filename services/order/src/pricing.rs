@@ -32,28 +32,7 @@ pub const BILLING_API: &str = "/tmf-api/accountManagement/v4";
 /// Billing account states (ADR 0015) in which no new order is accepted: the final one.
 pub const CLOSED_ACCOUNT_STATES: [&str; 1] = ["closed"];
 
-/// Statuses in which an offering or a price may be ordered (ADR 0010).
-pub const SELLABLE_STATUSES: [&str; 2] = ["Active", "Launched"];
-
-/// ADR 0010's sellability rule, applied by the order service to the documents it reads from the catalog: the
-/// `lifecycleStatus` is `Active` or `Launched`, `isSellable` is not `false`, and `at` lies in `validFor`
-/// (start included, end excluded). The same rule holds for an offering and for each of its prices.
-pub fn is_sellable(resource: &Value, at: DateTime<Utc>) -> bool {
-    let status_ok =
-        resource.get("lifecycleStatus").and_then(Value::as_str).is_some_and(|s| SELLABLE_STATUSES.contains(&s));
-    let flag_ok = resource.get("isSellable").and_then(Value::as_bool).unwrap_or(true);
-    let bound = |key: &str| {
-        resource
-            .get("validFor")
-            .and_then(|v| v.get(key))
-            .and_then(Value::as_str)
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|d| d.with_timezone(&Utc))
-    };
-    let started = bound("startDateTime").is_none_or(|start| start <= at);
-    let not_ended = bound("endDateTime").is_none_or(|end| at < end);
-    status_ok && flag_ok && started && not_ended
-}
+pub use bss_tmf::sellable::{SELLABLE_STATUSES, is_sellable};
 
 /// One path segment, percent-encoded (ids come from clients and must not change the path).
 fn segment(id: &str) -> String {

@@ -8,9 +8,10 @@
 //! [`TcpProxy`], an app killed without any graceful step ([`TestApp::kill`]).
 
 use super::{Subject, assert_tmf_error, metric_value, with_test_routes};
+use crate::listener::{Recorder, callback};
 use crate::proxy::{TcpProxy, host_port};
 use crate::{TestApp, token};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use bss_common::auth::ALL_SCOPES;
 use bss_common::kv::redis;
 use bss_common::{ApiError, ServiceContext, ServiceSpec};
@@ -19,7 +20,6 @@ use serde_json::{Value, json};
 use sqlx::{Connection as _, Row};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,86 +50,6 @@ pub(super) async fn emit_event(
         tx.commit().await?;
     }
     Ok(HttpResponse::Created().json(json!({ "eventId": event_id })))
-}
-
-/// What the listener servers of one test received, across restarts.
-#[derive(Clone, Default)]
-struct Recorder {
-    bodies: Arc<Mutex<Vec<Value>>>,
-    content_types: Arc<Mutex<Vec<String>>>,
-}
-
-impl Recorder {
-    fn bodies(&self) -> Vec<Value> {
-        self.bodies.lock().unwrap().clone()
-    }
-
-    fn event_ids(&self) -> Vec<String> {
-        self.bodies().iter().map(|b| b["eventId"].as_str().unwrap_or_default().to_owned()).collect()
-    }
-
-    /// The bodies once at least `count` arrived; panics after `limit`.
-    async fn wait_for(&self, count: usize, limit: Duration, what: &str) -> Vec<Value> {
-        eventually(limit, what, || async {
-            let bodies = self.bodies();
-            (bodies.len() >= count).then_some(bodies)
-        })
-        .await
-    }
-
-    /// Serves on 127.0.0.1:`port` (0: any), answering every request with `status`.
-    async fn serve(&self, port: u16, status: u16) -> ListenerServer {
-        self.serve_slowly(port, status, Duration::ZERO).await
-    }
-
-    /// Like [`Recorder::serve`], answering each request only after `delay` (a listener that hangs).
-    async fn serve_slowly(&self, port: u16, status: u16, delay: Duration) -> ListenerServer {
-        let status = Arc::new(AtomicU16::new(status));
-        let (bodies, content_types, answer) = (self.bodies.clone(), self.content_types.clone(), status.clone());
-        let server = actix_web::HttpServer::new(move || {
-            let (bodies, content_types, answer) = (bodies.clone(), content_types.clone(), answer.clone());
-            actix_web::App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let (bodies, content_types, answer) = (bodies.clone(), content_types.clone(), answer.clone());
-                async move {
-                    let content_type =
-                        req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-                    content_types.lock().unwrap().push(content_type);
-                    bodies.lock().unwrap().push(serde_json::from_slice(&body).unwrap_or(Value::Null));
-                    tokio::time::sleep(delay).await;
-                    let status = actix_web::http::StatusCode::from_u16(answer.load(Ordering::SeqCst)).unwrap();
-                    HttpResponse::build(status).finish()
-                }
-            }))
-        })
-        .workers(1)
-        .disable_signals()
-        .bind(("127.0.0.1", port))
-        .unwrap_or_else(|e| panic!("listener cannot bind 127.0.0.1:{port}: {e}"));
-        let port = server.addrs()[0].port();
-        let server = server.run();
-        let handle = server.handle();
-        tokio::spawn(server);
-        ListenerServer { port, handle }
-    }
-}
-
-struct ListenerServer {
-    port: u16,
-    handle: actix_web::dev::ServerHandle,
-}
-
-impl ListenerServer {
-    fn callback(&self) -> String {
-        callback(self.port)
-    }
-
-    async fn stop(self) {
-        self.handle.stop(false).await;
-    }
-}
-
-fn callback(port: u16) -> String {
-    format!("http://127.0.0.1:{port}/listener")
 }
 
 /// A loopback port nothing listens on (a listener that is down).
@@ -268,7 +188,7 @@ pub async fn a_registered_listener_and_the_stream_receive_each_committed_event_w
     let time = body["eventTime"].as_str().expect("eventTime");
     assert!(time.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(time).is_ok(), "RFC 3339 UTC: {time}");
     assert_eq!(bodies[1]["event"][RESOURCE_TYPE]["lifecycleStatus"], "Retired", "the resource after the change");
-    for content_type in recorder.content_types.lock().unwrap().iter() {
+    for content_type in recorder.content_types().iter() {
         assert!(content_type.starts_with("application/json"), "POSTed as JSON, got {content_type:?}");
     }
 

@@ -1,38 +1,16 @@
 //! The catalog's TMF620 events reach a registered listener with the full resource.
 
 use crate::helpers::{create, path, spawn};
-use actix_web::{App, HttpResponse, HttpServer, web};
+use bss_testkit::listener::Recorder;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// A listener on a local port that keeps every event it is sent.
-async fn listener() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let sink = received.clone();
-    let server = HttpServer::new(move || {
-        let sink = sink.clone();
-        App::new().default_service(web::to(move |body: web::Json<Value>| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().unwrap().push(body.into_inner());
-                HttpResponse::NoContent().finish()
-            }
-        }))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind(("127.0.0.1", 0))
-    .unwrap();
-    let url = format!("http://127.0.0.1:{}/listener", server.addrs()[0].port());
-    tokio::spawn(server.run());
-    (url, received)
-}
 
 #[tokio::test]
 async fn a_listener_receives_create_change_state_and_delete_events_with_the_full_resource() {
     let app = spawn().await;
-    let (callback, received) = listener().await;
+    let recorder = Recorder::default();
+    let server = recorder.serve(0, 204).await;
+    let callback = server.callback();
     let registered = app.post_json(&path("hub"), &json!({"callback": callback})).await;
     assert_eq!(registered.status(), 201);
 
@@ -44,12 +22,7 @@ async fn a_listener_receives_create_change_state_and_delete_events_with_the_full
     let moved: Value = moved.json().await.unwrap();
     assert_eq!(app.delete_authorized(href).await.status(), 204);
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while received.lock().unwrap().len() < 4 {
-        assert!(tokio::time::Instant::now() < deadline, "events received: {:?}", received.lock().unwrap());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let events = received.lock().unwrap().clone();
+    let events = recorder.wait_for(4, Duration::from_secs(15), "the events").await;
     let types: Vec<&str> = events.iter().map(|e| e["eventType"].as_str().unwrap()).collect();
     assert_eq!(
         types,
@@ -69,5 +42,5 @@ async fn a_listener_receives_create_change_state_and_delete_events_with_the_full
     assert_eq!(ids.len(), 4, "each event has its own id");
     assert!(events.iter().all(|e| e["eventTime"].as_str().is_some_and(|t| t.ends_with('Z'))));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(received.lock().unwrap().len(), 4, "no duplicates");
+    assert_eq!(recorder.bodies().len(), 4, "no duplicates");
 }

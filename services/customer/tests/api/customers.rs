@@ -336,24 +336,9 @@ async fn customers_are_cached_and_a_change_is_visible_at_once() {
 #[tokio::test]
 async fn customer_events_reach_a_registered_listener() {
     let app = spawn().await;
-    let received: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
-    let sink = received.clone();
-    let server = actix_web::HttpServer::new(move || {
-        let sink = sink.clone();
-        actix_web::App::new().default_service(actix_web::web::to(move |body: actix_web::web::Json<Value>| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().unwrap().push(body.into_inner());
-                actix_web::HttpResponse::Ok().finish()
-            }
-        }))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind(("127.0.0.1", 0))
-    .unwrap();
-    let callback = format!("http://127.0.0.1:{}/events", server.addrs()[0].port());
-    tokio::spawn(server.run());
+    let recorder = bss_testkit::listener::Recorder::default();
+    let server = recorder.serve(0, 200).await;
+    let callback = server.callback();
     assert_eq!(
         app.post_json(
             &path("hub"),
@@ -367,13 +352,9 @@ async fn customer_events_reach_a_registered_listener() {
     let href = created["href"].as_str().unwrap();
     app.patch_as(href, "application/merge-patch+json", &json!({"statusReason": "not sent: filtered out"})).await;
     app.patch_as(href, "application/merge-patch+json", &json!({"status": "Approved"})).await;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
-    while received.lock().unwrap().len() < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "events: {:?}", received.lock().unwrap());
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    recorder.wait_for(2, std::time::Duration::from_secs(15), "the two matching events").await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let events = received.lock().unwrap().clone();
+    let events = recorder.bodies();
     let types: Vec<&str> = events.iter().map(|e| e["eventType"].as_str().unwrap()).collect();
     assert_eq!(types, ["CustomerCreateEvent", "CustomerStateChangeEvent"]);
     assert_eq!(events[0]["event"]["customer"], created);

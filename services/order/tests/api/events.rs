@@ -1,33 +1,9 @@
 //! The order's TMF622 events at a `/hub` listener, in particular ProductOrderInformationRequiredEvent.
 
 use crate::helpers::*;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use bss_testkit::listener::Recorder;
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// A listener on a local port that keeps every event it is sent.
-async fn listener() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let sink = received.clone();
-    let server = HttpServer::new(move || {
-        let sink = sink.clone();
-        App::new().default_service(web::to(move |body: web::Json<Value>| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().unwrap().push(body.into_inner());
-                HttpResponse::NoContent().finish()
-            }
-        }))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind(("127.0.0.1", 0))
-    .unwrap();
-    let url = format!("http://127.0.0.1:{}/listener", server.addrs()[0].port());
-    tokio::spawn(server.run());
-    (url, received)
-}
 
 async fn fulfil(order: &bss_testkit::TestApp, href: &str, body: Value) -> Value {
     let response = order.patch_as(href, "application/merge-patch+json", &body).await;
@@ -38,7 +14,9 @@ async fn fulfil(order: &bss_testkit::TestApp, href: &str, body: Value) -> Value 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_moved_to_pending_raises_one_information_required_event_on_the_outbox_and_at_a_listener() {
     let order = order_alone().await;
-    let (callback, received) = listener().await;
+    let recorder = Recorder::default();
+    let server = recorder.serve(0, 204).await;
+    let callback = server.callback();
     let registered = order.post_json(&order_path("hub"), &json!({"callback": callback})).await;
     assert_eq!(registered.status(), 201);
 
@@ -65,12 +43,7 @@ async fn an_order_moved_to_pending_raises_one_information_required_event_on_the_
     assert_eq!(types, expected, "the outbox, in order");
     assert_eq!(outbox[3].1["event"]["productOrder"], pending, "it carries the order as it moved to pending");
 
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while received.lock().unwrap().len() < expected.len() {
-        assert!(tokio::time::Instant::now() < deadline, "events received: {:?}", received.lock().unwrap());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let events = received.lock().unwrap().clone();
+    let events = recorder.wait_for(expected.len(), Duration::from_secs(15), "the events").await;
     let types: Vec<&str> = events.iter().map(|e| e["eventType"].as_str().unwrap()).collect();
     assert_eq!(types, expected, "the listener, in order");
     let required = &events[3];
