@@ -59,7 +59,7 @@ read -r h_rps _ <<<"$health"
 printf '\n| operation (%s connections, %ss each) | req/s | p50 ms | p99 ms | non-2xx | req/s vs /health |\n' "$CONNECTIONS" "$DURATION"
 printf '|---|---|---|---|---|---|\n'
 row "GET /health of order (baseline)" "$health" "$h_rps"
-row "POST productOrder, 2 priced items (3 catalog + 1 customer lookups each)" "$orders" "$h_rps"
+row "POST productOrder, 2 priced items (each: 2 offerings + their prices from the catalog, 1 customer)" "$orders" "$h_rps"
 for pid in "${pids[@]}"; do
   printf 'peak RSS %s: %s MiB\n' "$(tr '\0' ' ' </proc/"$pid"/cmdline | xargs basename)" "$(( $(awk '/VmHWM/ {print $2}' "/proc/$pid/status") / 1024 ))"
 done
