@@ -217,6 +217,22 @@ pub struct Settings {
     /// default) leaves it to a fulfilment system that PATCHes states; `auto` has the service complete valid
     /// orders on its own (the local stack, where there is no OSS).
     pub fulfilment_mode: FulfilmentMode,
+    /// The billing service's consumer of the order events stream (read by billing only; docs/adr/0015).
+    pub order_consumer: OrderConsumerSettings,
+}
+
+/// How billing consumes the order service's event stream (`BILLING_*`, read by the billing service only).
+#[derive(Clone, Debug)]
+pub struct OrderConsumerSettings {
+    /// The consumer's name in the `billing` group (`BILLING_CONSUMER_NAME`; default `HOSTNAME`, else a random
+    /// `billing-<uuid>`). A name that survives restarts (a StatefulSet pod name) lets a restarted process
+    /// re-read its own pending entries at once; otherwise they are claimed after `claim_idle`.
+    pub name: String,
+    /// Deliveries of one entry before it goes to the dead-letter stream (`BILLING_MAX_DELIVERIES`, 1..=100, 5).
+    pub max_deliveries: u32,
+    /// How long an entry stays pending before any consumer claims it (`BILLING_CLAIM_IDLE_MS`, 10..=3,600,000,
+    /// 60,000): also the pause before a failed entry is tried again.
+    pub claim_idle: Duration,
 }
 
 /// `FULFILMENT_MODE`: who progresses product orders.
@@ -332,6 +348,25 @@ impl Settings {
                 100,
             )?,
             fulfilment_mode: env.parse_or("FULFILMENT_MODE", FulfilmentMode::External)?,
+            order_consumer: OrderConsumerSettings {
+                name: env
+                    .get("BILLING_CONSUMER_NAME")
+                    .or_else(|| env.get("HOSTNAME"))
+                    .map(|n| n.trim().to_owned())
+                    .unwrap_or_else(|| format!("billing-{}", uuid::Uuid::new_v4().simple())),
+                max_deliveries: Env::bounded(
+                    "BILLING_MAX_DELIVERIES",
+                    env.parse_or("BILLING_MAX_DELIVERIES", 5u32)?,
+                    1,
+                    100,
+                )?,
+                claim_idle: Duration::from_millis(Env::bounded(
+                    "BILLING_CLAIM_IDLE_MS",
+                    env.parse_or("BILLING_CLAIM_IDLE_MS", 60_000u64)?,
+                    10,
+                    3_600_000,
+                )?),
+            },
         })
     }
 
@@ -492,6 +527,14 @@ mod tests {
         let mut auto = minimal();
         auto.set("FULFILMENT_MODE", "auto");
         assert_eq!(Settings::from_env(&auto).unwrap().fulfilment_mode, FulfilmentMode::Auto);
+        assert_eq!(s.order_consumer.max_deliveries, 5);
+        assert_eq!(s.order_consumer.claim_idle, Duration::from_secs(60));
+        assert!(s.order_consumer.name.starts_with("billing-"), "{}", s.order_consumer.name);
+        let mut named = minimal();
+        named.set("HOSTNAME", "billing-7");
+        assert_eq!(Settings::from_env(&named).unwrap().order_consumer.name, "billing-7");
+        named.set("BILLING_CONSUMER_NAME", "billing-x");
+        assert_eq!(Settings::from_env(&named).unwrap().order_consumer.name, "billing-x");
     }
 
     #[test]
@@ -511,6 +554,8 @@ mod tests {
             ("HUB_ALLOW_PRIVATE_CALLBACKS", "sometimes"),
             ("HUB_DELIVERY_MAX_ATTEMPTS", "0"),
             ("FULFILMENT_MODE", "manual"),
+            ("BILLING_MAX_DELIVERIES", "0"),
+            ("BILLING_CLAIM_IDLE_MS", "5"),
         ];
         for (name, value) in cases {
             let mut env = minimal();

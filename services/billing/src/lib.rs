@@ -3,12 +3,13 @@
 //! This crate holds only what is specific to billing: its [`SPEC`] (name, base paths, migrations), its routes,
 //! and the billing domain — [`calendar`] (bill cycle days, billing periods, account time zones) and [`charging`]
 //! (recurring, prorated, credit and one-time charges; tax per rate and its allocation to lines), both pure —
-//! and [`accounts`] (TMF666 billing accounts). Probes, metrics, authentication, audit, errors and shutdown
-//! come from `bss_common::server`. The rules are in docs/adr/0015-billing-periods-proration-and-tax.md.
+//! [`accounts`] (TMF666 billing accounts) and [`consumer`] (order events that become billable products). Probes,
+//! metrics, authentication, audit, errors and shutdown come from `bss_common::server`. The rules are in docs/adr/0015-billing-periods-proration-and-tax.md.
 
 pub mod accounts;
 pub mod calendar;
 pub mod charging;
+pub mod consumer;
 
 use actix_web::web;
 use bss_common::{ServiceContext, ServiceSpec};
@@ -40,7 +41,9 @@ pub fn routes(config: &mut web::ServiceConfig) {
     bss_tmf::hub::configure(config, BASE_PATH);
 }
 
-/// The outbox relay to the service's event stream and the deliveries to `/hub` listeners.
+/// The outbox relay to the service's event stream, the deliveries to `/hub` listeners, and the consumer of the
+/// order service's events ([`consumer`]).
 fn start_workers(ctx: &web::Data<ServiceContext>) {
     bss_tmf::events::start_workers(ctx, EventsConfig { on_published: None });
+    consumer::start(ctx);
 }

@@ -1,0 +1,477 @@
+//! The order-event consumer, driven by the real order service (with the real catalog and customer services) in
+//! auto fulfilment mode, sharing one Redis and one `REDIS_KEY_PREFIX` with billing.
+
+use bss_common::kv::{RedisPool, redis};
+use bss_testkit::TestApp;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn new_prefix() -> String {
+    format!("test-billing-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Billing on `prefix`, claiming idle entries after 100 ms (so retries are quick), with `customise` applied.
+async fn billing_on(prefix: &str, customise: impl FnOnce(&mut bss_common::config::Env)) -> TestApp {
+    let prefix = prefix.to_owned();
+    let app = TestApp::spawn_with(&billing::SPEC, billing::routes, |env| {
+        env.set("REDIS_KEY_PREFIX", prefix).set("BILLING_CLAIM_IDLE_MS", "100");
+        customise(env);
+    })
+    .await;
+    wait_for_group(&app).await;
+    app
+}
+
+/// A Redis pool of the test's own runtime, on the app's Redis and prefix.
+fn redis_of(app: &TestApp) -> RedisPool {
+    RedisPool::new(&app.context.settings.redis).unwrap()
+}
+
+fn stream(app: &TestApp) -> String {
+    app.context.redis.key("events:order")
+}
+
+async fn cmd(redis: &RedisPool, cmd: &mut redis::Cmd) -> redis::Value {
+    redis.query::<redis::Value>(cmd).await.unwrap()
+}
+
+fn flat(value: &redis::Value) -> Vec<redis::Value> {
+    match value {
+        redis::Value::Array(items) => items.clone(),
+        redis::Value::Map(pairs) => pairs.iter().flat_map(|(k, v)| [k.clone(), v.clone()]).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn text(value: &redis::Value) -> String {
+    match value {
+        redis::Value::BulkString(b) => String::from_utf8(b.clone()).unwrap(),
+        redis::Value::SimpleString(s) => s.clone(),
+        redis::Value::Int(n) => n.to_string(),
+        other => panic!("not text: {other:?}"),
+    }
+}
+
+/// `(pending, last-delivered-id)` of the billing group, if it exists.
+async fn group_info(app: &TestApp) -> Option<(i64, String)> {
+    let redis = redis_of(app);
+    let reply = redis.query::<redis::Value>(redis::cmd("XINFO").arg("GROUPS").arg(stream(app))).await.ok()?;
+    for group in flat(&reply) {
+        let fields = flat(&group);
+        let get = |name: &str| fields.chunks(2).find(|kv| text(&kv[0]) == name).map(|kv| text(&kv[1]));
+        if get("name").as_deref() == Some(billing::consumer::GROUP) {
+            return Some((get("pending")?.parse().ok()?, get("last-delivered-id")?));
+        }
+    }
+    None
+}
+
+async fn wait_for_group(app: &TestApp) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while group_info(app).await.is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "the billing group was never created");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `(id, fields)` of every entry of `key`.
+async fn entries(redis: &RedisPool, key: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let reply = cmd(redis, redis::cmd("XRANGE").arg(key).arg("-").arg("+")).await;
+    flat(&reply)
+        .iter()
+        .map(|entry| {
+            let parts = flat(entry);
+            let fields = flat(&parts[1]).chunks(2).map(|kv| (text(&kv[0]), text(&kv[1]))).collect();
+            (text(&parts[0]), fields)
+        })
+        .collect()
+}
+
+/// Waits until the group has been handed the stream's last entry and acked everything.
+async fn wait_consumed(app: &TestApp) {
+    let redis = redis_of(app);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let last = entries(&redis, &stream(app)).await.last().map(|(id, _)| id.clone());
+        let info = group_info(app).await;
+        if let (Some(last), Some((0, delivered))) = (&last, &info)
+            && last == delivered
+        {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "stream not consumed: last {last:?}, group {info:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every billable product with its prices, and every processed event id, in a stable order.
+async fn billing_state(app: &TestApp) -> (Vec<Value>, Vec<String>) {
+    let mut db = app.db().await;
+    let products: Vec<Value> = sqlx::query_scalar(
+        "SELECT to_jsonb(p) || jsonb_build_object('prices', coalesce((
+             SELECT jsonb_agg(to_jsonb(pp) ORDER BY pp.position) FROM billable_product_price pp
+             WHERE pp.billable_product_id = p.id), '[]'::jsonb))
+         FROM billable_product p ORDER BY order_id, order_item_id",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    let events: Vec<String> = sqlx::query_scalar("SELECT event_id::text FROM processed_event ORDER BY event_id")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    (products, events)
+}
+
+/// The order service in `mode` with the real catalog and customer, on `prefix`.
+struct Orders {
+    order: TestApp,
+    catalog: TestApp,
+    customer: TestApp,
+}
+
+async fn orders_on(prefix: &str, mode: &str) -> Orders {
+    let catalog = TestApp::spawn(&catalog::SPEC, catalog::routes).await;
+    let customer = TestApp::spawn(&customer::SPEC, customer::routes).await;
+    let order = order_app(prefix, mode, &catalog, &customer, None).await;
+    Orders { order, catalog, customer }
+}
+
+async fn order_app(prefix: &str, mode: &str, catalog: &TestApp, customer: &TestApp, db: Option<&str>) -> TestApp {
+    let (prefix, mode, catalog_url, customer_url) =
+        (prefix.to_owned(), mode.to_owned(), catalog.address.clone(), customer.address.clone());
+    let customise = move |env: &mut bss_common::config::Env| {
+        env.set("REDIS_KEY_PREFIX", prefix)
+            .set("FULFILMENT_MODE", mode)
+            .set("CATALOG_URL", catalog_url)
+            .set("CUSTOMER_URL", customer_url);
+    };
+    match db {
+        None => TestApp::spawn_with(&order::SPEC, order::routes, customise).await,
+        Some(url) => TestApp::spawn_on_database(&order::SPEC, order::routes, url, customise).await,
+    }
+}
+
+async fn create(app: &TestApp, path: &str, body: &Value) -> Value {
+    let response = app.post_json(path, body).await;
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 201, "POST {path}: {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn offering(catalog: &TestApp, name: &str, prices: &[Value]) -> Value {
+    let mut refs = Vec::new();
+    for price in prices {
+        let mut price = price.clone();
+        price["lifecycleStatus"] = json!("Active");
+        let created = create(catalog, &format!("{}/productOfferingPrice", catalog::BASE_PATH), &price).await;
+        refs.push(json!({"id": created["id"], "href": created["href"], "name": created["name"]}));
+    }
+    create(
+        catalog,
+        &format!("{}/productOffering", catalog::BASE_PATH),
+        &json!({"name": name, "lifecycleStatus": "Active", "productOfferingPrice": refs}),
+    )
+    .await
+}
+
+/// An order for a new customer with two priced items: Fibre (29.99 EUR a month) × 1 and Router (49.00 EUR once
+/// plus 3.50 EUR a month) × 2.
+async fn priced_order(orders: &Orders) -> Value {
+    let fibre = offering(
+        &orders.catalog,
+        "Fibre 1G",
+        &[json!({"name": "Fibre monthly", "priceType": "recurring", "recurringChargePeriodType": "month",
+                 "recurringChargePeriodLength": 1, "price": {"unit": "EUR", "value": 29.99}})],
+    )
+    .await;
+    let router = offering(
+        &orders.catalog,
+        "Router",
+        &[
+            json!({"name": "Router fee", "priceType": "oneTime", "price": {"unit": "EUR", "value": 49.0}}),
+            json!({"name": "Router rental", "priceType": "recurring", "recurringChargePeriodType": "month",
+                   "recurringChargePeriodLength": 1, "price": {"unit": "EUR", "value": 3.5}}),
+        ],
+    )
+    .await;
+    let customer = create(
+        &orders.customer,
+        &format!("{}/customer", customer::BASE_PATH),
+        &json!({"name": "Jean Dupont", "engagedParty": {"id": "ind-7", "@referredType": "Individual", "name": "Jean Dupont"}}),
+    )
+    .await;
+    let body = json!({
+        "relatedParty": [{"id": customer["id"], "@referredType": "Customer", "role": "Customer"}],
+        "productOrderItem": [
+            {"id": "1", "action": "add", "quantity": 1, "productOffering": {"id": fibre["id"], "name": fibre["name"]}},
+            {"id": "2", "action": "add", "quantity": 2, "productOffering": {"id": router["id"], "name": router["name"]}},
+        ],
+    });
+    create(&orders.order, &format!("{}/productOrder", order::BASE_PATH), &body).await
+}
+
+async fn wait_order_state(order: &TestApp, id: &str, state: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = order.get_json(&format!("{}/productOrder/{id}", order::BASE_PATH)).await;
+        if now["state"] == state {
+            order.wait_for_outbox_drain().await;
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "order never reached {state}: {now}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `(priceType, recurringChargePeriod, minor units, currency)`.
+type PriceRow = (String, Value, i64, String);
+/// `(order item, quantity, state, prices)`.
+type ProductRow = (String, i64, String, Vec<PriceRow>);
+
+/// The products of `order_id`, as `(item, quantity, state, [(priceType, period, minor, currency)])`.
+fn summary(products: &[Value]) -> Vec<ProductRow> {
+    products
+        .iter()
+        .map(|p| {
+            let prices = p["prices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|pp| {
+                    (
+                        pp["price_type"].as_str().unwrap().to_owned(),
+                        pp["recurring_charge_period"].clone(),
+                        pp["amount_minor"].as_i64().unwrap(),
+                        pp["currency"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            (
+                p["order_item_id"].as_str().unwrap().to_owned(),
+                p["quantity"].as_i64().unwrap(),
+                p["state"].as_str().unwrap().to_owned(),
+                prices,
+            )
+        })
+        .collect()
+}
+
+fn expected_two_products() -> Vec<ProductRow> {
+    vec![
+        ("1".into(), 1, "active".into(), vec![("recurring".into(), json!("month"), 2999, "EUR".into())]),
+        (
+            "2".into(),
+            2,
+            "active".into(),
+            vec![
+                ("oneTime".into(), Value::Null, 4900, "EUR".into()),
+                ("recurring".into(), json!("month"), 350, "EUR".into()),
+            ],
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completed_order_with_two_priced_items_becomes_two_billable_products_with_their_price_snapshot() {
+    let prefix = new_prefix();
+    let billing = billing_on(&prefix, |_| {}).await;
+    let orders = orders_on(&prefix, "auto").await;
+    let order = priced_order(&orders).await;
+    let id = order["id"].as_str().unwrap();
+    wait_order_state(&orders.order, id, "completed").await;
+    wait_consumed(&billing).await;
+
+    let (products, events) = billing_state(&billing).await;
+    assert_eq!(summary(&products), expected_two_products(), "{products:#?}");
+    let customer = order["relatedParty"][0]["id"].as_str().unwrap();
+    for product in &products {
+        assert_eq!(product["order_id"], id);
+        assert_eq!(product["customer_id"], customer);
+        assert_eq!(product["end_date"], Value::Null);
+        assert!(product["prices"][0]["product_offering_price_id"].is_string(), "{product}");
+    }
+    assert_eq!(products[0]["product_offering_name"], "Fibre 1G");
+    // Every event of the order was looked at once.
+    let published = entries(&redis_of(&billing), &stream(&billing)).await.len();
+    assert_eq!(events.len(), published);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replaying_the_order_events_many_times_concurrently_changes_nothing() {
+    let prefix = new_prefix();
+    let billing = billing_on(&prefix, |_| {}).await;
+    let orders = orders_on(&prefix, "auto").await;
+    let order = priced_order(&orders).await;
+    wait_order_state(&orders.order, order["id"].as_str().unwrap(), "completed").await;
+    wait_consumed(&billing).await;
+    let before = billing_state(&billing).await;
+    assert_eq!(summary(&before.0), expected_two_products());
+
+    let redis = redis_of(&billing);
+    let originals = entries(&redis, &stream(&billing)).await;
+    let mut replays = tokio::task::JoinSet::new();
+    for _ in 0..5 {
+        let (redis, key, originals) = (redis.clone(), stream(&billing), originals.clone());
+        replays.spawn(async move {
+            for (_, fields) in originals {
+                let mut xadd = redis::cmd("XADD");
+                xadd.arg(&key).arg("*");
+                for (name, value) in fields {
+                    xadd.arg(name).arg(value);
+                }
+                redis.query::<String>(&xadd).await.unwrap();
+            }
+        });
+    }
+    replays.join_all().await;
+    assert_eq!(entries(&redis, &stream(&billing)).await.len(), originals.len() * 6);
+    wait_consumed(&billing).await;
+
+    assert_eq!(billing_state(&billing).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_order_bills_nothing() {
+    let prefix = new_prefix();
+    let billing = billing_on(&prefix, |_| {}).await;
+    // Left pending in external mode (the auto worker does not drive pending orders), then cancelled in auto mode.
+    let external = orders_on(&prefix, "external").await;
+    let order = priced_order(&external).await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let path = format!("{}/productOrder/{id}", order::BASE_PATH);
+    let moved = external.order.patch_as(&path, "application/merge-patch+json", &json!({"state": "pending"})).await;
+    assert_eq!(moved.status(), 200);
+    let Orders { order: stopped, catalog, customer } = external;
+    let database_url = stopped.database_url.clone();
+    stopped.stop().await.unwrap();
+    let order_app = order_app(&prefix, "auto", &catalog, &customer, Some(&database_url)).await;
+    create(
+        &order_app,
+        &format!("{}/cancelProductOrder", order::BASE_PATH),
+        &json!({"productOrder": {"id": id}, "cancellationReason": "Changed my mind"}),
+    )
+    .await;
+    wait_order_state(&order_app, &id, "cancelled").await;
+    wait_consumed(&billing).await;
+
+    let (products, events) = billing_state(&billing).await;
+    assert_eq!(products, Vec::<Value>::new());
+    let published = entries(&redis_of(&billing), &stream(&billing)).await.len();
+    assert!(published >= 5, "{published}");
+    assert_eq!(events.len(), published, "every event was processed, none billed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_entry_is_dead_lettered_after_the_maximum_deliveries_and_does_not_block_later_events() {
+    let prefix = new_prefix();
+    let billing = billing_on(&prefix, |env| {
+        env.set("BILLING_MAX_DELIVERIES", "3");
+    })
+    .await;
+    let redis = redis_of(&billing);
+    let poison_event = uuid::Uuid::new_v4().to_string();
+    let poison: String = redis
+        .query(
+            redis::cmd("XADD")
+                .arg(stream(&billing))
+                .arg("*")
+                .arg("eventId")
+                .arg(&poison_event)
+                .arg("eventType")
+                .arg("ProductOrderStateChangeEvent")
+                .arg("payload")
+                .arg("{not json"),
+        )
+        .await
+        .unwrap();
+
+    let orders = orders_on(&prefix, "auto").await;
+    let order = priced_order(&orders).await;
+    wait_order_state(&orders.order, order["id"].as_str().unwrap(), "completed").await;
+    wait_consumed(&billing).await;
+
+    assert_eq!(summary(&billing_state(&billing).await.0), expected_two_products());
+    let dead = entries(&redis, &billing.context.redis.key("events:order:dead")).await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let fields: std::collections::HashMap<_, _> = dead[0].1.iter().cloned().collect();
+    assert_eq!(fields["sourceId"], poison);
+    assert_eq!(fields["eventId"], poison_event);
+    assert_eq!(fields["payload"], "{not json");
+    assert_eq!(fields["deliveries"], "4");
+    let processed = billing_state(&billing).await.1;
+    assert!(!processed.contains(&poison_event));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_processed_but_not_acked_before_a_crash_is_redelivered_after_restart_and_bills_once() {
+    let prefix = new_prefix();
+    // A stable consumer name, and claiming far off: only the start-up re-read of its own pending entries can
+    // deliver them again.
+    let named = |env: &mut bss_common::config::Env| {
+        env.set("BILLING_CONSUMER_NAME", "billing-0").set("BILLING_CLAIM_IDLE_MS", "600000");
+    };
+    let billing = billing_on(&prefix, named).await;
+    let orders = orders_on(&prefix, "auto").await;
+    let order = priced_order(&orders).await;
+    wait_order_state(&orders.order, order["id"].as_str().unwrap(), "completed").await;
+    wait_consumed(&billing).await;
+    let before = billing_state(&billing).await;
+    assert_eq!(summary(&before.0), expected_two_products());
+
+    let database_url = billing.database_url.clone();
+    let key = stream(&billing);
+    let redis = redis_of(&billing);
+    billing.kill().await;
+    // The state a crash between the commit and the XACK leaves: every entry applied, and pending for billing-0.
+    cmd(&redis, redis::cmd("XGROUP").arg("SETID").arg(&key).arg(billing::consumer::GROUP).arg("0")).await;
+    cmd(
+        &redis,
+        redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg(billing::consumer::GROUP)
+            .arg("billing-0")
+            .arg("COUNT")
+            .arg(1000)
+            .arg("STREAMS")
+            .arg(&key)
+            .arg(">"),
+    )
+    .await;
+    let pending = flat(&cmd(&redis, redis::cmd("XPENDING").arg(&key).arg(billing::consumer::GROUP)).await);
+    assert_eq!(text(&pending[0]), before.1.len().to_string());
+
+    let restarted = TestApp::spawn_on_database(&billing::SPEC, billing::routes, &database_url, |env| {
+        env.set("REDIS_KEY_PREFIX", prefix.clone());
+        named(env);
+    })
+    .await;
+    wait_consumed(&restarted).await;
+    assert_eq!(billing_state(&restarted).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_down_the_consumer_backs_off_without_busy_looping_and_bills_once_redis_is_back() {
+    let prefix = new_prefix();
+    let proxy = bss_testkit::proxy::TcpProxy::start(&bss_testkit::proxy::host_port(&bss_testkit::redis_url())).await;
+    let billing = billing_on(&prefix, bss_testkit::proxy::redis_behind(&proxy)).await;
+    let orders = orders_on(&prefix, "auto").await;
+    let failures = || bss_testkit::captured_logs().matches("order consumer round failed").count();
+
+    proxy.cut();
+    let order = priced_order(&orders).await;
+    wait_order_state(&orders.order, order["id"].as_str().unwrap(), "completed").await;
+    let before = failures();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let during = failures() - before;
+    // Backoff from 100 ms doubling: a handful of attempts in 2 s, not thousands.
+    assert!((1..=8).contains(&during), "{during} failed rounds in 2 s");
+    assert_eq!(billing_state(&billing).await.0, Vec::<Value>::new(), "nothing can be read while Redis is down");
+
+    proxy.restore();
+    wait_consumed(&billing).await;
+    assert_eq!(summary(&billing_state(&billing).await.0), expected_two_products());
+}
