@@ -38,11 +38,13 @@ pub struct Lifecycle {
 }
 
 impl Lifecycle {
-    fn is_known(&self, status: &str) -> bool {
+    /// Whether `status` is one this lifecycle knows.
+    pub fn is_known(&self, status: &str) -> bool {
         self.transitions.iter().any(|(from, _)| *from == status)
     }
 
-    fn allows(&self, from: &str, to: &str) -> bool {
+    /// Whether a status may move from `from` to `to` (staying put is always allowed).
+    pub fn allows(&self, from: &str, to: &str) -> bool {
         from == to || self.transitions.iter().any(|(state, next)| *state == from && next.contains(&to))
     }
 

@@ -14,7 +14,7 @@
 //!   cancellation states any other way.
 //! - GET list and by id are the toolkit's; PATCH and DELETE are 405 (the request is driven by the server).
 
-use crate::resources::{ORDER_LIFECYCLE, PRODUCT_ORDER, allows};
+use crate::resources::{ORDER_LIFECYCLE, PRODUCT_ORDER};
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use bss_common::{ApiError, ServiceContext};
@@ -83,7 +83,7 @@ pub async fn create_cancel(ctx: web::Data<ServiceContext>, body: web::Json<Value
         Err(e) => return Err(e),
     };
     let state = order["state"].as_str().unwrap_or_default().to_owned();
-    if !allows(&ORDER_LIFECYCLE, &state, "assessingCancellation") || state == "assessingCancellation" {
+    if !ORDER_LIFECYCLE.allows(&state, "assessingCancellation") || state == "assessingCancellation" {
         return Err(cannot_cancel(&order_id, &state));
     }
     if let Some(object) = request.as_object_mut() {
@@ -99,7 +99,7 @@ pub async fn create_cancel(ctx: web::Data<ServiceContext>, body: web::Json<Value
     let reason = created.get("cancellationReason").cloned();
     let moved = store::update_with(&ctx, &PRODUCT_ORDER, &order_id, |before| {
         let from = before["state"].as_str().unwrap_or_default();
-        if !allows(&ORDER_LIFECYCLE, from, "assessingCancellation") || from == "assessingCancellation" {
+        if !ORDER_LIFECYCLE.allows(from, "assessingCancellation") || from == "assessingCancellation" {
             return Err(cannot_cancel(&order_id, from));
         }
         let mut after = before.clone();

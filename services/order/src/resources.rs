@@ -55,16 +55,6 @@ pub static ITEM_LIFECYCLE: Lifecycle = Lifecycle {
     ],
 };
 
-/// Whether `lifecycle` lets a status move from `from` to `to` (staying put is always allowed).
-pub fn allows(lifecycle: &Lifecycle, from: &str, to: &str) -> bool {
-    from == to || lifecycle.transitions.iter().any(|(state, next)| *state == from && next.contains(&to))
-}
-
-/// Whether `state` is one `lifecycle` knows.
-pub fn is_known(lifecycle: &Lifecycle, state: &str) -> bool {
-    lifecycle.transitions.iter().any(|(known, _)| *known == state)
-}
-
 /// `OrderItemActionType`.
 pub const ACTIONS: [&str; 4] = ["add", "modify", "delete", "noChange"];
 
@@ -190,7 +180,7 @@ pub fn validate_order(order: &Value) -> Result<(), ApiError> {
             return Err(ApiError::bad_request(format!("'productOrderItem[{index}].quantity' must be at least 1.")));
         }
         if let Some(state) = item_state(item)
-            && !is_known(&ITEM_LIFECYCLE, state)
+            && !ITEM_LIFECYCLE.is_known(state)
         {
             return Err(ApiError::bad_request(format!(
                 "'productOrderItem[{index}].state' must be one of {:?}.",
@@ -227,7 +217,7 @@ pub fn check_order_change(before: &Value, after: &Value) -> Result<(), ApiError>
         }
         let (from, to) = (item_state(previous).unwrap_or(ITEM_LIFECYCLE.initial), item_state(item));
         let to = to.ok_or_else(|| ApiError::bad_request(format!("The state of item '{id}' cannot be removed.")))?;
-        if is_known(&ITEM_LIFECYCLE, to) && !allows(&ITEM_LIFECYCLE, from, to) {
+        if ITEM_LIFECYCLE.is_known(to) && !ITEM_LIFECYCLE.allows(from, to) {
             return Err(ApiError::conflict(format!("Order item '{id}' cannot move from '{from}' to '{to}'.")));
         }
     }

@@ -275,15 +275,22 @@ fn expected_two_products() -> Vec<ProductRow> {
     ]
 }
 
+/// A priced order placed through a fresh order stack (auto fulfilment) on `prefix`, completed and consumed by
+/// `billing`; the stack is returned so it stays up.
+async fn completed_and_consumed(prefix: &str, billing: &TestApp) -> (Orders, Value) {
+    let orders = orders_on(prefix, "auto").await;
+    let order = priced_order(&orders).await;
+    wait_order_state(&orders.order, order["id"].as_str().unwrap(), "completed").await;
+    wait_consumed(billing).await;
+    (orders, order)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_completed_order_with_two_priced_items_becomes_two_billable_products_with_their_price_snapshot() {
     let prefix = new_prefix();
     let billing = billing_on(&prefix, |_| {}).await;
-    let orders = orders_on(&prefix, "auto").await;
-    let order = priced_order(&orders).await;
+    let (_orders, order) = completed_and_consumed(&prefix, &billing).await;
     let id = order["id"].as_str().unwrap();
-    wait_order_state(&orders.order, id, "completed").await;
-    wait_consumed(&billing).await;
 
     let (products, events) = billing_state(&billing).await;
     assert_eq!(summary(&products), expected_two_products(), "{products:#?}");
@@ -304,10 +311,7 @@ async fn a_completed_order_with_two_priced_items_becomes_two_billable_products_w
 async fn replaying_the_order_events_many_times_concurrently_changes_nothing() {
     let prefix = new_prefix();
     let billing = billing_on(&prefix, |_| {}).await;
-    let orders = orders_on(&prefix, "auto").await;
-    let order = priced_order(&orders).await;
-    wait_order_state(&orders.order, order["id"].as_str().unwrap(), "completed").await;
-    wait_consumed(&billing).await;
+    let (_orders, _order) = completed_and_consumed(&prefix, &billing).await;
     let before = billing_state(&billing).await;
     assert_eq!(summary(&before.0), expected_two_products());
 
@@ -389,10 +393,7 @@ async fn a_poison_entry_is_dead_lettered_after_the_maximum_deliveries_and_does_n
         .await
         .unwrap();
 
-    let orders = orders_on(&prefix, "auto").await;
-    let order = priced_order(&orders).await;
-    wait_order_state(&orders.order, order["id"].as_str().unwrap(), "completed").await;
-    wait_consumed(&billing).await;
+    let (_orders, _order) = completed_and_consumed(&prefix, &billing).await;
 
     assert_eq!(summary(&billing_state(&billing).await.0), expected_two_products());
     let dead = entries(&redis, &billing.context.redis.key("events:order:dead")).await;
@@ -415,10 +416,7 @@ async fn an_entry_processed_but_not_acked_before_a_crash_is_redelivered_after_re
         env.set("BILLING_CONSUMER_NAME", "billing-0").set("BILLING_CLAIM_IDLE_MS", "600000");
     };
     let billing = billing_on(&prefix, named).await;
-    let orders = orders_on(&prefix, "auto").await;
-    let order = priced_order(&orders).await;
-    wait_order_state(&orders.order, order["id"].as_str().unwrap(), "completed").await;
-    wait_consumed(&billing).await;
+    let (_orders, _order) = completed_and_consumed(&prefix, &billing).await;
     let before = billing_state(&billing).await;
     assert_eq!(summary(&before.0), expected_two_products());
 
