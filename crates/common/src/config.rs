@@ -21,7 +21,9 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(variable: &str, problem: impl Into<String>) -> Self {
+    /// An error naming `variable`; services use it for the checks of their own settings
+    /// ([`crate::ServiceSpec::validate_settings`]).
+    pub fn new(variable: &str, problem: impl Into<String>) -> Self {
         Self { variable: variable.to_owned(), problem: problem.into() }
     }
 }
@@ -219,6 +221,51 @@ pub struct Settings {
     pub fulfilment_mode: FulfilmentMode,
     /// The billing service's consumer of the order events stream (read by billing only; docs/adr/0015).
     pub order_consumer: OrderConsumerSettings,
+    /// The terms of the default billing accounts billing creates for orders that name none (read by billing
+    /// only; docs/adr/0015).
+    pub default_account: DefaultAccountSettings,
+}
+
+/// The terms of a customer's default billing account, which billing creates the first time an order of that
+/// customer names no billing account (`BILLING_DEFAULT_*`, read by the billing service only). The other terms
+/// are fixed (name "Default account", bill cycle day 1, payment terms 30 days; docs/adr/0015).
+///
+/// The values are checked for shape here; billing parses them into its own types (ISO 4217 currency, IANA
+/// zone, tax rate) at start-up through its `validate_settings`, so a value it cannot bill with stops the
+/// process naming the variable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DefaultAccountSettings {
+    /// Currency of a default account created for an item without prices (`BILLING_DEFAULT_CURRENCY`, three
+    /// upper-case letters, `EUR`). An item with prices gets a default account in its prices' currency.
+    pub currency: String,
+    /// IANA time zone of default accounts (`BILLING_DEFAULT_TIME_ZONE`, at most 64 characters, `UTC`).
+    pub time_zone: String,
+    /// Tax rate of default accounts, a decimal fraction 0..=1 with at most four decimals
+    /// (`BILLING_DEFAULT_TAX_RATE`, `0`).
+    pub tax_rate: String,
+}
+
+/// The default account variables, bounded in length and shape (billing checks their meaning).
+fn default_account_settings(env: &Env) -> Result<DefaultAccountSettings, ConfigError> {
+    let text = |name: &str, default: &str, max_len: usize| -> Result<String, ConfigError> {
+        let value = env.get(name).map(str::trim).unwrap_or(default);
+        if value.len() > max_len || value.chars().any(char::is_whitespace) {
+            return Err(ConfigError::new(name, format!("expected at most {max_len} characters without spaces")));
+        }
+        Ok(value.to_owned())
+    };
+    let currency = text("BILLING_DEFAULT_CURRENCY", "EUR", 3)?;
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(ConfigError::new(
+            "BILLING_DEFAULT_CURRENCY",
+            format!("{currency:?} is not an ISO 4217 code (three upper-case letters)"),
+        ));
+    }
+    Ok(DefaultAccountSettings {
+        currency,
+        time_zone: text("BILLING_DEFAULT_TIME_ZONE", "UTC", 64)?,
+        tax_rate: text("BILLING_DEFAULT_TAX_RATE", "0", 16)?,
+    })
 }
 
 /// How billing consumes the order service's event stream (`BILLING_*`, read by the billing service only).
@@ -367,6 +414,7 @@ impl Settings {
                     3_600_000,
                 )?),
             },
+            default_account: default_account_settings(env)?,
         })
     }
 
@@ -535,6 +583,10 @@ mod tests {
         assert_eq!(Settings::from_env(&named).unwrap().order_consumer.name, "billing-7");
         named.set("BILLING_CONSUMER_NAME", "billing-x");
         assert_eq!(Settings::from_env(&named).unwrap().order_consumer.name, "billing-x");
+        assert_eq!(
+            s.default_account,
+            DefaultAccountSettings { currency: "EUR".into(), time_zone: "UTC".into(), tax_rate: "0".into() }
+        );
     }
 
     #[test]
@@ -556,6 +608,10 @@ mod tests {
             ("FULFILMENT_MODE", "manual"),
             ("BILLING_MAX_DELIVERIES", "0"),
             ("BILLING_CLAIM_IDLE_MS", "5"),
+            ("BILLING_DEFAULT_CURRENCY", "eur"),
+            ("BILLING_DEFAULT_CURRENCY", "EURO"),
+            ("BILLING_DEFAULT_TIME_ZONE", "Europe/Paris Europe/Berlin"),
+            ("BILLING_DEFAULT_TAX_RATE", "0.20000000000000000001"),
         ];
         for (name, value) in cases {
             let mut env = minimal();

@@ -103,6 +103,20 @@ impl ServiceClient {
     }
 }
 
+/// One URL path segment, percent-encoded: ids come from clients and must not change the path of a call to a
+/// peer (`a/b` stays one segment).
+pub fn path_segment(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for byte in id.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 fn retryable_status(status: StatusCode) -> bool {
     matches!(status, StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT)
 }
@@ -118,4 +132,15 @@ fn rand_fraction() -> f64 {
     use std::time::{SystemTime, UNIX_EPOCH};
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     f64::from(nanos % 1_000) / 1_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(path_segment("a/b?c d"), "a%2Fb%3Fc%20d");
+        assert_eq!(path_segment("1f3e-ab_9.x~"), "1f3e-ab_9.x~");
+    }
 }

@@ -56,15 +56,25 @@ pub struct ServiceSpec {
     /// Peer URL variables (`CATALOG_URL`, …) the service cannot work without: start-up stops, naming the
     /// variable, when one is missing.
     pub required_peers: &'static [&'static str],
+    /// Checks the service's own settings with types only the service knows (billing parses its default
+    /// account's currency, time zone and tax rate); an error names the variable and stops start-up.
+    pub validate_settings: fn(&Settings) -> Result<(), crate::config::ConfigError>,
 }
 
 /// An [`ServiceSpec::on_start`] for services without workers of their own.
 pub fn no_workers(_: &web::Data<ServiceContext>) {}
 
+/// A [`ServiceSpec::validate_settings`] for services with no settings of their own to check.
+pub fn no_settings_check(_: &Settings) -> Result<(), crate::config::ConfigError> {
+    Ok(())
+}
+
 impl ServiceSpec {
-    /// Checks what the service itself requires of the settings beyond what every service reads (its peers).
+    /// Checks what the service itself requires of the settings beyond what every service reads: its peers,
+    /// then [`ServiceSpec::validate_settings`].
     pub fn check_settings(&self, settings: &Settings) -> Result<(), crate::config::ConfigError> {
-        self.required_peers.iter().try_for_each(|variable| settings.peer(variable).map(|_| ()))
+        self.required_peers.iter().try_for_each(|variable| settings.peer(variable).map(|_| ()))?;
+        (self.validate_settings)(settings)
     }
 
     fn is_protected(&self, path: &str) -> bool {

@@ -41,7 +41,14 @@ pub fn configure_operations(
     kind: &'static ResourceKind,
     operations: Operations,
 ) {
-    register(config, base_path, kind, operations, None);
+    register(config, base_path, kind, operations, Handlers::default());
+}
+
+/// A service's own handlers replacing the toolkit's for some operations.
+#[derive(Default)]
+struct Handlers {
+    post: Option<actix_web::Route>,
+    patch: Option<actix_web::Route>,
 }
 
 /// Registers the routes `operations` allows, with `post` (a service's own handler) as POST when given.
@@ -50,13 +57,13 @@ fn register(
     base_path: &'static str,
     kind: &'static ResourceKind,
     operations: Operations,
-    post: Option<actix_web::Route>,
+    handlers: Handlers,
 ) {
     let collection_path = format!("{base_path}/{}", kind.name);
     let item_path = format!("{collection_path}/{{id}}");
     let mut collection =
         resource(&collection_path).app_data(web::Data::new(Collection { base_path, kind })).route(web::get().to(list));
-    match post {
+    match handlers.post {
         Some(route) => collection = collection.route(route),
         None if operations.create => collection = collection.route(web::post().to(create)),
         None => {}
@@ -66,8 +73,10 @@ fn register(
     if operations.delete {
         item = item.route(web::delete().to(delete));
     }
-    if operations.patch {
-        item = item.route(web::patch().to(patch));
+    match handlers.patch {
+        Some(route) => item = item.route(route),
+        None if operations.patch => item = item.route(web::patch().to(patch)),
+        None => {}
     }
     config.service(collection).service(item);
 }
@@ -100,7 +109,34 @@ pub fn configure_with_create_operations<H, Args>(
     Args: actix_web::FromRequest + 'static,
     H::Output: actix_web::Responder + 'static,
 {
-    register(config, base_path, kind, operations, Some(web::post().to(create)));
+    register(config, base_path, kind, operations, Handlers { post: Some(web::post().to(create)), patch: None });
+}
+
+/// Registers the routes of `kind` with `create` as its POST handler and `patch` as its PATCH handler (list,
+/// read and DELETE are the toolkit's), for a resource whose changes also need more than the store does (e.g.
+/// a reference checked in another service). A `patch` handler usually ends in [`store::patch`] or
+/// [`store::update_with`]; [`patch_format`] reads the media type as the toolkit does.
+pub fn configure_with_create_and_patch<C, CArgs, P, PArgs>(
+    config: &mut web::ServiceConfig,
+    base_path: &'static str,
+    kind: &'static ResourceKind,
+    create: C,
+    patch: P,
+) where
+    C: actix_web::Handler<CArgs>,
+    CArgs: actix_web::FromRequest + 'static,
+    C::Output: actix_web::Responder + 'static,
+    P: actix_web::Handler<PArgs>,
+    PArgs: actix_web::FromRequest + 'static,
+    P::Output: actix_web::Responder + 'static,
+{
+    let handlers = Handlers { post: Some(web::post().to(create)), patch: Some(web::patch().to(patch)) };
+    register(config, base_path, kind, Operations::ALL, handlers);
+}
+
+/// The PATCH format a request's `Content-Type` names (415 for any other media type).
+pub fn patch_format(req: &HttpRequest) -> Result<PatchFormat, ApiError> {
+    PatchFormat::from_content_type(req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()))
 }
 
 /// Which collection a handler serves.
@@ -163,8 +199,7 @@ async fn patch(
     ctx: web::Data<ServiceContext>,
     collection: web::Data<Collection>,
 ) -> Result<HttpResponse, ApiError> {
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let format = PatchFormat::from_content_type(content_type)?;
+    let format = patch_format(&req)?;
     let patched = store::patch(&ctx, collection.kind, &id, format, &body).await?;
     Ok(HttpResponse::Ok().json(patched))
 }

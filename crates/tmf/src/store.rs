@@ -23,7 +23,7 @@ use bss_common::kv::redis;
 use bss_common::{ApiError, ServiceContext};
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use std::time::Duration;
 
 /// How a resource's status may move.
@@ -161,8 +161,36 @@ pub async fn create(
     ctx: &ServiceContext,
     kind: &ResourceKind,
     base_path: &str,
-    mut body: Value,
+    body: Value,
 ) -> Result<Value, ApiError> {
+    let new = prepare_new(kind, base_path, body)?;
+    insert_with_event(ctx, kind, &new.id, new.at, new.document).await
+}
+
+/// A resource [`prepare_new`] made ready to insert: server-owned attributes set, every check passed.
+#[derive(Debug, Clone)]
+pub struct NewResource {
+    id: String,
+    at: DateTime<Utc>,
+    document: Value,
+}
+
+impl NewResource {
+    /// The server-generated id, known before the insert (a caller may record it elsewhere in the same
+    /// transaction first).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The document as it will be stored.
+    pub fn document(&self) -> &Value {
+        &self.document
+    }
+}
+
+/// What [`create`] does before writing: the schema check, the server-owned `id`, `href`, `lastUpdate`, the
+/// default `@type` and initial status, and the kind's validation.
+pub fn prepare_new(kind: &ResourceKind, base_path: &str, mut body: Value) -> Result<NewResource, ApiError> {
     kind.schema.check(&body)?;
     let object = body.as_object_mut().ok_or_else(|| ApiError::bad_request("The body must be a JSON object."))?;
     for server_owned in ["id", "href", "lastUpdate"] {
@@ -186,7 +214,15 @@ pub async fn create(
         }
     }
     (kind.validate)(&body)?;
-    insert_with_event(ctx, kind, &id, at, body).await
+    Ok(NewResource { id, at, document: body })
+}
+
+/// Inserts a prepared resource and its CreateEvent inside the caller's transaction, for a resource a service
+/// creates as part of a larger change (billing's default accounts, with the order event that needs them). The
+/// caller commits; nothing is cached yet, so there is nothing to evict.
+pub async fn insert_in(tx: &mut PgConnection, kind: &ResourceKind, new: NewResource) -> Result<Value, ApiError> {
+    insert_row_and_event(tx, kind, &new.id, new.at, &new.document).await?;
+    Ok(new.document)
 }
 
 /// Inserts a new resource row and its CreateEvent in one transaction; an existing id is a 409.
@@ -198,6 +234,19 @@ async fn insert_with_event(
     document: Value,
 ) -> Result<Value, ApiError> {
     let mut tx = ctx.db.begin().await?;
+    insert_row_and_event(&mut tx, kind, id, at, &document).await?;
+    tx.commit().await?;
+    Ok(document)
+}
+
+/// The row in `tmf_resource` and the CreateEvent in the outbox, on `tx`; an existing id is a 409.
+async fn insert_row_and_event(
+    tx: &mut PgConnection,
+    kind: &ResourceKind,
+    id: &str,
+    at: DateTime<Utc>,
+    document: &Value,
+) -> Result<(), ApiError> {
     let inserted = sqlx::query(
         "INSERT INTO tmf_resource (kind, id, name, status, version, last_update, doc)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -205,10 +254,10 @@ async fn insert_with_event(
     .bind(kind.name)
     .bind(id)
     .bind(document.get("name").and_then(Value::as_str))
-    .bind(kind.status_of(&document))
+    .bind(kind.status_of(document))
     .bind(document.get("version").and_then(Value::as_str))
     .bind(at)
-    .bind(&document)
+    .bind(document)
     .execute(&mut *tx)
     .await;
     match inserted {
@@ -218,10 +267,8 @@ async fn insert_with_event(
         other => other.map_err(|e| unique_violation(kind, e))?,
     };
     let event_type = kind.event_type("CreateEvent");
-    events::enqueue(&mut tx, NewEvent { event_type, resource_type: kind.name, resource_id: id, resource: &document })
-        .await?;
-    tx.commit().await?;
-    Ok(document)
+    events::enqueue(tx, NewEvent { event_type, resource_type: kind.name, resource_id: id, resource: document }).await?;
+    Ok(())
 }
 
 /// Inserts a resource exactly as given (an import), keeping its `id`; fails on an existing id.

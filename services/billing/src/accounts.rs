@@ -10,14 +10,19 @@
 //! account that was accepted can always be billed. `billStructure` and the other TMF666 attributes round-trip
 //! as sent and are not interpreted.
 //!
-//! Not checked here: that the customer exists in the customer service (a later step of the billing issue).
+//! The customer named in `relatedParty` must exist in the customer service and not be `Rejected` or
+//! `Closed` ([`crate::customers`]): checked on POST and on a PATCH that changes the customer, before anything is
+//! written (422 unknown or closed, 503 when the customer service cannot answer).
 
 use crate::calendar::{AccountTimeZone, BillCycleDay};
 use crate::charging::TaxRate;
+use crate::customers::check_customer;
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use bss_common::auth::Principal;
 use bss_common::{ApiError, ServiceContext};
 use bss_tmf::money::{Currency, Money};
+use bss_tmf::patch;
 use bss_tmf::query::Paging;
 use bss_tmf::schema::{RELATED_PARTY, Schema, Ty, opt, req};
 use bss_tmf::store::{self, Lifecycle, ResourceKind};
@@ -108,7 +113,7 @@ fn text<'a>(account: &'a Value, name: &str) -> Result<&'a str, ApiError> {
 
 /// The customer reference: exactly one `relatedParty` entry with `role` or `@referredType` "Customer" (any
 /// case, as the order service reads it).
-fn customer_id(account: &Value) -> Result<String, ApiError> {
+pub fn customer_id(account: &Value) -> Result<String, ApiError> {
     let parties = account.get("relatedParty").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let customers: Vec<&Value> = parties
         .iter()
@@ -211,8 +216,13 @@ pub static BILLING_ACCOUNT: ResourceKind = ResourceKind {
 };
 
 /// POST handler: fills the documented defaults (`billCycleDay` 1, `paymentTermsDays` 30) so the stored
-/// document states the terms it is billed on, then creates through the store.
-async fn create(ctx: web::Data<ServiceContext>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
+/// document states the terms it is billed on, checks the body, then the customer in the customer service (so a
+/// malformed body is a 400 without a network call), then creates through the store.
+async fn create(
+    req: HttpRequest,
+    ctx: web::Data<ServiceContext>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
     let mut body = body.into_inner();
     if let Some(object) = body.as_object_mut() {
         for (name, default) in
@@ -223,14 +233,58 @@ async fn create(ctx: web::Data<ServiceContext>, body: web::Json<Value>) -> Resul
             }
         }
     }
+    BILLING_ACCOUNT.schema.check(&body)?;
+    let terms = terms(&body)?;
+    let caller = req.extensions().get::<Principal>().cloned();
+    check_customer(&ctx, caller.as_ref(), &terms.customer_id).await?;
     let created = store::create(&ctx, &BILLING_ACCOUNT, BASE_PATH, body).await?;
     let location = created["href"].as_str().unwrap_or_default().to_owned();
     Ok(HttpResponse::Created().insert_header((header::LOCATION, location)).json(created))
 }
 
+/// The PATCH of the store, plus the customer check when the patch changes the account's customer.
+///
+/// The patch is tried on the current document first; when its customer differs, that customer is checked in
+/// the customer service before the store applies the patch under its row lock. Should a concurrent PATCH have
+/// changed the customer in between, so that this patch would now move the account to a customer that was not
+/// checked, it is refused with 409 (retry) rather than written unchecked.
+async fn patch_account(
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Bytes,
+    ctx: web::Data<ServiceContext>,
+) -> Result<HttpResponse, ApiError> {
+    let format = bss_tmf::routes::patch_format(&req)?;
+    let current = store::get(&ctx, &BILLING_ACCOUNT, &id).await?;
+    let proposed = patch::apply(&current, format, &body)?;
+    patch::ensure_patchable(&patch::changed_attributes(&current, &proposed), BILLING_ACCOUNT.patchable)?;
+    BILLING_ACCOUNT.schema.check(&proposed)?;
+    let new_customer = terms(&proposed)?.customer_id;
+    let checked = if customer_id(&current).ok().as_deref() == Some(new_customer.as_str()) {
+        None
+    } else {
+        let caller = req.extensions().get::<Principal>().cloned();
+        check_customer(&ctx, caller.as_ref(), &new_customer).await?;
+        Some(new_customer)
+    };
+    let patched = store::update_with(&ctx, &BILLING_ACCOUNT, &id, |before| {
+        let after = patch::apply(before, format, &body)?;
+        patch::ensure_patchable(&patch::changed_attributes(before, &after), BILLING_ACCOUNT.patchable)?;
+        let (was, is) = (customer_id(before).ok(), customer_id(&after).ok());
+        if is.is_some() && is != was && is != checked {
+            return Err(ApiError::conflict(
+                "The billing account's customer changed while this PATCH was checked; retry it.",
+            ));
+        }
+        Ok(after)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(patched))
+}
+
 /// Registers `billingAccount` (list, create, read, PATCH, DELETE) under [`BASE_PATH`].
 pub fn configure(config: &mut web::ServiceConfig) {
-    bss_tmf::routes::configure_with_create(config, BASE_PATH, &BILLING_ACCOUNT, create);
+    bss_tmf::routes::configure_with_create_and_patch(config, BASE_PATH, &BILLING_ACCOUNT, create, patch_account);
 }
 
 #[cfg(test)]

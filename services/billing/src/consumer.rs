@@ -17,11 +17,21 @@
 //! `processed_event` (a conflict means it was applied already: nothing else is done) and is `XACK`ed only after
 //! the commit: exactly once in effect. Redis or PostgreSQL down: the worker backs off (100 ms doubling to 10 s)
 //! and resumes; it never busy-loops.
+//!
+//! Every product is billed on an account: the item's `billingAccount`, else the order's, else the customer's
+//! default account in the currency of the item's prices ([`crate::default_accounts`], created in the same
+//! transaction on first need). Its dates (`start_date` of an added product, `end_date` of a terminated one) are
+//! the event's `eventTime` as a calendar date in that account's time zone. An event naming an account billing
+//! does not have cannot be applied: it is rolled back, logged and left pending, and dead-lettered after
+//! `BILLING_MAX_DELIVERIES`.
 
+use crate::calendar::AccountTimeZone;
+use crate::default_accounts::{DefaultTerms, default_account, default_terms};
 use actix_web::web;
 use anyhow::Context as _;
 use bss_common::ServiceContext;
 use bss_common::kv::redis::{self, Value as RedisValue};
+use bss_tmf::money::Currency;
 use bss_tmf::money::Money;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
@@ -212,7 +222,11 @@ async fn handle(ctx: &ServiceContext, stream: &str, entry: &Entry) -> anyhow::Re
             return Ok(());
         }
     };
-    apply(ctx, &event).await.with_context(|| format!("applying order event {}", event.event_id))?;
+    let outcome = apply(ctx, &event).await.with_context(|| format!("applying order event {}", event.event_id))?;
+    if let Outcome::Unresolvable(reason) = outcome {
+        tracing::warn!(entry = %entry.id, event = %event.event_id, reason = %reason, "order event cannot be applied; left pending");
+        return Ok(());
+    }
     ack(ctx, stream, &entry.id).await
 }
 
@@ -349,8 +363,9 @@ fn entries_of(value: &RedisValue) -> anyhow::Result<Vec<Entry>> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderEvent {
     pub event_id: Uuid,
-    /// The date of `eventTime` in UTC: the start of added products, the end of deleted ones.
-    pub date: NaiveDate,
+    /// `eventTime`: as a date in the product's account's time zone, the start of added products and the end of
+    /// deleted ones.
+    pub time: DateTime<Utc>,
     pub effects: Vec<Effect>,
 }
 
@@ -370,6 +385,7 @@ pub struct NewProduct {
     pub order_id: String,
     pub order_item_id: String,
     pub customer_id: String,
+    /// The item's `billingAccount`, else the order's; `None`: the customer's default account.
     pub billing_account_id: Option<String>,
     pub offering_id: Option<String>,
     pub offering_name: Option<String>,
@@ -387,6 +403,18 @@ pub struct PriceSnapshot {
     pub product_offering_price_id: Option<String>,
 }
 
+impl NewProduct {
+    /// The currency of the item's prices (one per order, the order service enforces it); `None` without prices.
+    pub fn currency(&self) -> Option<Currency> {
+        self.prices.first().map(|price| price.amount.currency())
+    }
+}
+
+/// The local calendar date of `instant` for an account in `zone`: a product's start or end date.
+pub fn local_date(zone: AccountTimeZone, instant: DateTime<Utc>) -> NaiveDate {
+    zone.local_date(instant)
+}
+
 /// Reads an entry's fields (`eventId`, `payload`); an error says why it can never be applied.
 pub fn parse_event(fields: &HashMap<String, String>) -> Result<OrderEvent, String> {
     let payload: Value = serde_json::from_str(fields.get("payload").ok_or("no payload field")?)
@@ -394,16 +422,13 @@ pub fn parse_event(fields: &HashMap<String, String>) -> Result<OrderEvent, Strin
     let raw_id = fields.get("eventId").map(String::as_str).or(payload["eventId"].as_str()).ok_or("no eventId")?;
     let event_id = Uuid::parse_str(raw_id).map_err(|e| format!("eventId {raw_id:?} is not a UUID: {e}"))?;
     let time = payload["eventTime"].as_str().ok_or("payload without eventTime")?;
-    let date = DateTime::parse_from_rfc3339(time)
-        .map_err(|e| format!("eventTime {time:?}: {e}"))?
-        .with_timezone(&Utc)
-        .date_naive();
+    let time = DateTime::parse_from_rfc3339(time).map_err(|e| format!("eventTime {time:?}: {e}"))?.with_timezone(&Utc);
     let effects = match payload["event"].get("productOrder") {
         Some(order) => order_effects(order)?,
         // Other resources of the order stream (cancelProductOrder) bill nothing.
         None => Vec::new(),
     };
-    Ok(OrderEvent { event_id, date, effects })
+    Ok(OrderEvent { event_id, time, effects })
 }
 
 fn opt_str(value: &Value, key: &str) -> Option<String> {
@@ -490,8 +515,20 @@ pub fn order_effects(order: &Value) -> Result<Vec<Effect>, String> {
     Ok(effects)
 }
 
+/// What [`apply`] did with an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its effects are committed (with its `processed_event` row).
+    Applied,
+    /// Its id was in `processed_event`: nothing done.
+    AlreadyApplied,
+    /// It names something billing does not have (a billing account): rolled back, to be left pending.
+    Unresolvable(String),
+}
+
 /// The transaction: `processed_event` first (a conflict: already applied, nothing else), then the effects.
-async fn apply(ctx: &ServiceContext, event: &OrderEvent) -> anyhow::Result<()> {
+pub async fn apply(ctx: &ServiceContext, event: &OrderEvent) -> anyhow::Result<Outcome> {
+    let defaults = default_terms(&ctx.settings.default_account).context("BILLING_DEFAULT_* settings")?;
     let mut tx = ctx.db.begin().await.context("cannot begin")?;
     let fresh = sqlx::query(
         "INSERT INTO processed_event (event_id) VALUES ($1) ON CONFLICT ON CONSTRAINT processed_event_pkey DO NOTHING",
@@ -503,28 +540,64 @@ async fn apply(ctx: &ServiceContext, event: &OrderEvent) -> anyhow::Result<()> {
         == 1;
     if !fresh {
         tx.rollback().await?;
-        return Ok(());
+        return Ok(Outcome::AlreadyApplied);
     }
     for effect in &event.effects {
-        match effect {
-            Effect::Add(product) => add(&mut tx, product, event.date).await?,
-            Effect::Terminate { product_id } => {
-                sqlx::query(
-                    "UPDATE billable_product SET state = 'terminated', end_date = GREATEST($2, start_date)
-                     WHERE id::text = $1 AND state = 'active'",
-                )
-                .bind(product_id)
-                .bind(event.date)
-                .execute(&mut *tx)
-                .await?;
-            }
+        let outcome = match effect {
+            Effect::Add(product) => add(&mut tx, &defaults, product, event.time).await?,
+            Effect::Terminate { product_id } => terminate(&mut tx, product_id, event.time).await?,
+        };
+        if let Outcome::Unresolvable(reason) = outcome {
+            tx.rollback().await?;
+            return Ok(Outcome::Unresolvable(reason));
         }
     }
     tx.commit().await?;
-    Ok(())
+    Ok(Outcome::Applied)
 }
 
-async fn add(tx: &mut PgConnection, product: &NewProduct, start: NaiveDate) -> Result<(), sqlx::Error> {
+/// The time zone of billing account `id`, read on `tx` (so a default account created in it is seen); `None`
+/// when billing has no such account.
+async fn account_time_zone(tx: &mut PgConnection, id: &str) -> anyhow::Result<Option<AccountTimeZone>> {
+    let zone: Option<Option<String>> =
+        sqlx::query_scalar("SELECT doc->>'timeZone' FROM tmf_resource WHERE kind = $1 AND id = $2")
+            .bind(crate::accounts::BILLING_ACCOUNT.name)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(zone) = zone else { return Ok(None) };
+    // Every stored account was validated, so its zone parses; anything else is corruption, not a bad event.
+    let zone = zone.with_context(|| format!("billingAccount {id} has no timeZone"))?;
+    Ok(Some(AccountTimeZone::parse(&zone).with_context(|| format!("billingAccount {id}: timeZone {zone:?}"))?))
+}
+
+async fn add(
+    tx: &mut PgConnection,
+    defaults: &DefaultTerms,
+    product: &NewProduct,
+    at: DateTime<Utc>,
+) -> anyhow::Result<Outcome> {
+    // The several events of one completed order carry the same items: only the first creates the product (and,
+    // when needed, the default account); the others change nothing, even if the account has gone since.
+    let known: Option<i32> =
+        sqlx::query_scalar("SELECT 1 FROM billable_product WHERE order_id = $1 AND order_item_id = $2")
+            .bind(&product.order_id)
+            .bind(&product.order_item_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if known.is_some() {
+        return Ok(Outcome::Applied);
+    }
+    let account_id = match &product.billing_account_id {
+        Some(id) => id.clone(),
+        None => default_account(tx, defaults, &product.customer_id, product.currency()).await?,
+    };
+    let Some(zone) = account_time_zone(tx, &account_id).await? else {
+        return Ok(Outcome::Unresolvable(format!(
+            "order {} item {} names billingAccount '{account_id}', which billing does not have",
+            product.order_id, product.order_item_id
+        )));
+    };
     let id: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO billable_product (id, order_id, order_item_id, customer_id, billing_account_id,
              product_offering_id, product_offering_name, quantity, start_date)
@@ -535,14 +608,14 @@ async fn add(tx: &mut PgConnection, product: &NewProduct, start: NaiveDate) -> R
     .bind(&product.order_id)
     .bind(&product.order_item_id)
     .bind(&product.customer_id)
-    .bind(&product.billing_account_id)
+    .bind(&account_id)
     .bind(&product.offering_id)
     .bind(&product.offering_name)
     .bind(product.quantity)
-    .bind(start)
+    .bind(local_date(zone, at))
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(id) = id else { return Ok(()) };
+    let Some(id) = id else { return Ok(Outcome::Applied) };
     for (position, price) in product.prices.iter().enumerate() {
         sqlx::query(
             "INSERT INTO billable_product_price (billable_product_id, position, name, price_type,
@@ -560,7 +633,40 @@ async fn add(tx: &mut PgConnection, product: &NewProduct, start: NaiveDate) -> R
         .execute(&mut *tx)
         .await?;
     }
-    Ok(())
+    Ok(Outcome::Applied)
+}
+
+/// Ends the active product `product_id` on the event's date in its account's time zone (UTC for a product
+/// written before products had to have an account), never before its start.
+async fn terminate(tx: &mut PgConnection, product_id: &str, at: DateTime<Utc>) -> anyhow::Result<Outcome> {
+    let account: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT billing_account_id FROM billable_product WHERE id::text = $1 AND state = 'active' FOR UPDATE",
+    )
+    .bind(product_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let end = match account {
+        // Unknown or already terminated: nothing to do (a replay, or a product billing never had).
+        None => return Ok(Outcome::Applied),
+        Some(None) => at.date_naive(),
+        Some(Some(account_id)) => match account_time_zone(tx, &account_id).await? {
+            Some(zone) => local_date(zone, at),
+            None => {
+                return Ok(Outcome::Unresolvable(format!(
+                    "product {product_id} is billed on billingAccount '{account_id}', which billing no longer has"
+                )));
+            }
+        },
+    };
+    sqlx::query(
+        "UPDATE billable_product SET state = 'terminated', end_date = GREATEST($2, start_date)
+         WHERE id::text = $1 AND state = 'active'",
+    )
+    .bind(product_id)
+    .bind(end)
+    .execute(&mut *tx)
+    .await?;
+    Ok(Outcome::Applied)
 }
 
 #[cfg(test)]
@@ -618,6 +724,29 @@ mod tests {
         let payload = json!({"eventTime": "2026-11-26T23:30:00+01:00", "event": {"productOrder": order("inProgress", json!([]))}});
         assert!(parse_event(&fields("x", &payload.to_string())).is_err());
         let ok = parse_event(&fields(&Uuid::new_v4().to_string(), &payload.to_string())).unwrap();
-        assert_eq!(ok.date, NaiveDate::from_ymd_opt(2026, 11, 26).unwrap());
+        assert_eq!(ok.time, "2026-11-26T22:30:00Z".parse::<DateTime<Utc>>().unwrap());
+    }
+
+    #[test]
+    fn product_dates_are_the_event_time_in_the_account_time_zone() {
+        let at: DateTime<Utc> = "2026-03-01T05:00:00Z".parse().unwrap();
+        let date = |zone: &str| local_date(AccountTimeZone::parse(zone).unwrap(), at);
+        assert_eq!(date("America/Los_Angeles"), NaiveDate::from_ymd_opt(2026, 2, 28).unwrap(), "21:00 the day before");
+        assert_eq!(date("UTC"), NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        assert_eq!(date("Asia/Tokyo"), NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+    }
+
+    #[test]
+    fn an_item_bills_in_the_currency_of_its_prices() {
+        let effects = order_effects(&order("completed", json!([priced_item("1", "completed")]))).unwrap();
+        let Effect::Add(p) = &effects[0] else { panic!("{effects:?}") };
+        assert_eq!(p.currency().map(Currency::code), Some("EUR"));
+        assert_eq!(p.billing_account_id, None, "no account named: the default account");
+        let mut unpriced = priced_item("2", "completed");
+        unpriced.as_object_mut().unwrap().remove("itemPrice");
+        unpriced["billingAccount"] = json!({"id": "acc-9"});
+        let effects = order_effects(&order("completed", json!([unpriced]))).unwrap();
+        let Effect::Add(p) = &effects[0] else { panic!("{effects:?}") };
+        assert_eq!((p.currency(), p.billing_account_id.as_deref()), (None, Some("acc-9")));
     }
 }

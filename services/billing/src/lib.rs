@@ -3,13 +3,18 @@
 //! This crate holds only what is specific to billing: its [`SPEC`] (name, base paths, migrations), its routes,
 //! and the billing domain — [`calendar`] (bill cycle days, billing periods, account time zones) and [`charging`]
 //! (recurring, prorated, credit and one-time charges; tax per rate and its allocation to lines), both pure —
-//! [`accounts`] (TMF666 billing accounts) and [`consumer`] (order events that become billable products). Probes,
-//! metrics, authentication, audit, errors and shutdown come from `bss_common::server`. The rules are in docs/adr/0015-billing-periods-proration-and-tax.md.
+//! [`accounts`] (TMF666 billing accounts, whose customer [`customers`] checks in the customer service),
+//! [`default_accounts`] (where orders without a billing account are billed) and [`consumer`] (order events that
+//! become billable products). `CUSTOMER_URL` is required at start-up, and the `BILLING_DEFAULT_*` settings must
+//! parse ([`SPEC`]). Probes, metrics, authentication, audit, errors and shutdown come from `bss_common::server`.
+//! The rules are in docs/adr/0015-billing-periods-proration-and-tax.md.
 
 pub mod accounts;
 pub mod calendar;
 pub mod charging;
 pub mod consumer;
+pub mod customers;
+pub mod default_accounts;
 
 use actix_web::web;
 use bss_common::{ServiceContext, ServiceSpec};
@@ -29,7 +34,8 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     base_paths: &[BASE_PATH, accounts::BASE_PATH],
     migrator: &MIGRATOR,
     on_start: start_workers,
-    required_peers: &[],
+    required_peers: &["CUSTOMER_URL"],
+    validate_settings: default_accounts::validate_settings,
     audit_reads: false,
 };
 

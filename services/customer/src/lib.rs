@@ -27,6 +27,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     migrator: &MIGRATOR,
     on_start: start_workers,
     required_peers: &[],
+    validate_settings: bss_common::server::no_settings_check,
     audit_reads: true,
 };
 

@@ -50,6 +50,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     migrator: &MIGRATOR,
     on_start: start_workers,
     required_peers: &["CATALOG_URL", "CUSTOMER_URL", "BILLING_URL"],
+    validate_settings: bss_common::server::no_settings_check,
     audit_reads: false,
 };
 

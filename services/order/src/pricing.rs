@@ -16,7 +16,7 @@
 //! Decisions: docs/adr/0014-order-state-and-pricing.md.
 
 use bss_common::auth::Principal;
-use bss_common::http_client::ClientError;
+use bss_common::http_client::{ClientError, path_segment as segment};
 use bss_common::{ApiError, ServiceContext};
 use bss_tmf::money::{Currency, Money};
 use chrono::{DateTime, Utc};
@@ -33,19 +33,6 @@ pub const BILLING_API: &str = "/tmf-api/accountManagement/v4";
 pub const CLOSED_ACCOUNT_STATES: [&str; 1] = ["closed"];
 
 pub use bss_tmf::sellable::{SELLABLE_STATUSES, is_sellable};
-
-/// One path segment, percent-encoded (ids come from clients and must not change the path).
-fn segment(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for byte in id.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
 
 /// The peers of one request and the caller whose token is relayed to them.
 pub struct Peers<'a> {
@@ -363,12 +350,6 @@ mod tests {
         for (resource, expected) in cases {
             assert_eq!(is_sellable(&resource, at), expected, "{resource}");
         }
-    }
-
-    #[test]
-    fn path_segments_are_percent_encoded() {
-        assert_eq!(segment("a/b?c d"), "a%2Fb%3Fc%20d");
-        assert_eq!(segment("1f3e-ab_9.x~"), "1f3e-ab_9.x~");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Billing accounts (TMF666 subset): every operation, the validation of each billing term, the lifecycle.
 
-use crate::helpers::{ACCOUNTS, account_body, create_account, spawn};
+use crate::helpers::{ACCOUNTS, Billing, account_body_for, create_account, new_customer, spawn};
+use bss_testkit::TestApp;
 use bss_testkit::conformance::assert_tmf_error;
 use serde_json::{Value, json};
 
@@ -9,7 +10,7 @@ const MERGE: &str = "application/merge-patch+json";
 #[tokio::test]
 async fn a_billing_account_is_created_read_listed_patched_and_deleted() {
     let app = spawn().await;
-    let response = app.post_json(ACCOUNTS, &account_body()).await;
+    let response = app.post_json(ACCOUNTS, &app.account_body()).await;
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let created: Value = response.json().await.unwrap();
@@ -52,7 +53,7 @@ async fn a_billing_account_is_created_read_listed_patched_and_deleted() {
 #[tokio::test]
 async fn explicit_cycle_day_and_payment_terms_are_kept() {
     let app = spawn().await;
-    let mut body = account_body();
+    let mut body = app.account_body();
     body["billCycleDay"] = json!(31);
     body["paymentTermsDays"] = json!(0);
     let created = create_account(&app, &body).await;
@@ -77,7 +78,7 @@ async fn invalid_billing_terms_are_400s_naming_the_attribute_and_create_nothing(
         ("numeric tax", "taxRate", json!(0.2)),
     ];
     for (case, attribute, value) in cases {
-        let mut body = account_body();
+        let mut body = app.account_body();
         body[attribute] = value;
         let response = app.post_json(ACCOUNTS, &body).await;
         let error = assert_tmf_error(response, 400, case).await;
@@ -85,12 +86,12 @@ async fn invalid_billing_terms_are_400s_naming_the_attribute_and_create_nothing(
         assert!(message.contains(&format!("'{attribute}'")), "{case}: {message}");
     }
     for missing in ["currency", "timeZone", "taxRate", "relatedParty", "name"] {
-        let mut body = account_body();
+        let mut body = app.account_body();
         body.as_object_mut().unwrap().remove(missing);
         let error = assert_tmf_error(app.post_json(ACCOUNTS, &body).await, 400, missing).await;
         assert!(error["message"].as_str().unwrap_or_default().contains(&format!("'{missing}'")), "{missing}: {error}");
     }
-    let mut body = account_body();
+    let mut body = app.account_body();
     body["relatedParty"] = json!([{"id": "u1", "@referredType": "Individual", "role": "contact"}]);
     let error = assert_tmf_error(app.post_json(ACCOUNTS, &body).await, 400, "no customer").await;
     assert!(error["message"].as_str().unwrap_or_default().contains("'relatedParty'"), "{error}");
@@ -100,7 +101,7 @@ async fn invalid_billing_terms_are_400s_naming_the_attribute_and_create_nothing(
 #[tokio::test]
 async fn a_patch_that_breaks_a_term_is_refused_and_changes_nothing() {
     let app = spawn().await;
-    let created = create_account(&app, &account_body()).await;
+    let created = create_account(&app, &app.account_body()).await;
     let href = created["href"].as_str().unwrap();
     for (attribute, value) in [("paymentTermsDays", json!(-5)), ("taxRate", json!("abc"))] {
         let error = assert_tmf_error(app.patch_as(href, MERGE, &json!({attribute: value})).await, 400, attribute).await;
@@ -112,7 +113,7 @@ async fn a_patch_that_breaks_a_term_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn the_calendar_and_currency_of_an_account_cannot_be_patched() {
     let app = spawn().await;
-    let created = create_account(&app, &account_body()).await;
+    let created = create_account(&app, &app.account_body()).await;
     let href = created["href"].as_str().unwrap();
     for (attribute, value) in [("currency", json!("USD")), ("timeZone", json!("UTC")), ("billCycleDay", json!(15))] {
         let error = assert_tmf_error(app.patch_as(href, MERGE, &json!({attribute: value})).await, 400, attribute).await;
@@ -124,7 +125,7 @@ async fn the_calendar_and_currency_of_an_account_cannot_be_patched() {
 #[tokio::test]
 async fn the_lifecycle_allows_suspend_and_resume_and_closed_is_final() {
     let app = spawn().await;
-    let created = create_account(&app, &account_body()).await;
+    let created = create_account(&app, &app.account_body()).await;
     let href = created["href"].as_str().unwrap();
     let state = |body: Value| body["state"].as_str().unwrap_or_default().to_owned();
     for next in ["suspended", "active", "suspended", "closed"] {
@@ -142,7 +143,7 @@ async fn the_lifecycle_allows_suspend_and_resume_and_closed_is_final() {
 #[tokio::test]
 async fn a_suspended_account_cannot_be_deleted_and_an_unknown_one_is_404() {
     let app = spawn().await;
-    let created = create_account(&app, &account_body()).await;
+    let created = create_account(&app, &app.account_body()).await;
     let href = created["href"].as_str().unwrap();
     assert_eq!(app.patch_as(href, MERGE, &json!({"state": "suspended"})).await.status(), 200);
     assert_tmf_error(app.delete_authorized(href).await, 409, "suspended").await;
@@ -154,9 +155,88 @@ async fn a_suspended_account_cannot_be_deleted_and_an_unknown_one_is_404() {
 async fn a_client_may_create_an_account_in_a_known_state_but_not_an_unknown_one() {
     // Migrations of existing accounts arrive in their current state.
     let app = spawn().await;
-    let mut body = account_body();
+    let mut body = app.account_body();
     body["state"] = json!("closed");
     assert_eq!(create_account(&app, &body).await["state"], "closed");
     body["state"] = json!("open");
     assert_tmf_error(app.post_json(ACCOUNTS, &body).await, 400, "unknown state").await;
+}
+
+/// How many billing accounts billing stores.
+async fn account_count(app: &TestApp) -> String {
+    app.get_authorized(ACCOUNTS).await.headers()["x-total-count"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_account_for_an_unknown_customer_is_a_422_naming_the_reference_and_creates_nothing() {
+    let app = spawn().await;
+    let error =
+        assert_tmf_error(app.post_json(ACCOUNTS, &account_body_for("no-such-customer")).await, 422, "unknown").await;
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.contains("relatedParty customer 'no-such-customer' does not exist"), "{error}");
+    assert_eq!(account_count(&app).await, "0", "nothing was created");
+}
+
+#[tokio::test]
+async fn an_account_for_a_closed_or_rejected_customer_is_a_422_and_creates_nothing() {
+    let app = spawn().await;
+    for status in ["Closed", "Rejected"] {
+        let customer_id = new_customer(&app.customer, status).await;
+        let error = assert_tmf_error(app.post_json(ACCOUNTS, &account_body_for(&customer_id)).await, 422, status).await;
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&customer_id) && message.contains(status), "{error}");
+    }
+    assert_eq!(account_count(&app).await, "0", "nothing was created");
+}
+
+#[tokio::test]
+async fn with_the_customer_service_down_an_account_post_is_a_503_and_creates_nothing() {
+    let Billing { app, customer, customer_id } = spawn().await;
+    customer.stop().await.unwrap();
+    let error = assert_tmf_error(app.post_json(ACCOUNTS, &account_body_for(&customer_id)).await, 503, "down").await;
+    assert!(error["message"].as_str().unwrap_or_default().contains("customer service"), "{error}");
+    assert_eq!(account_count(&app).await, "0", "nothing was created");
+}
+
+#[tokio::test]
+async fn a_patch_moving_an_account_to_an_unknown_customer_is_a_422_and_changes_nothing() {
+    let app = spawn().await;
+    let created = create_account(&app, &app.account_body()).await;
+    let href = created["href"].as_str().unwrap();
+    let to = |id: &str| json!({"relatedParty": [{"id": id, "@referredType": "Customer", "role": "customer"}]});
+    let error = assert_tmf_error(app.patch_as(href, MERGE, &to("no-such-customer")).await, 422, "unknown").await;
+    assert!(error["message"].as_str().unwrap_or_default().contains("'no-such-customer'"), "{error}");
+    let closed = new_customer(&app.customer, "Closed").await;
+    assert_tmf_error(app.patch_as(href, MERGE, &to(&closed)).await, 422, "closed").await;
+    assert_eq!(app.get_json(href).await, created, "the account is unchanged");
+
+    // To an existing customer, and a patch that leaves the customer alone, both go through.
+    let other = new_customer(&app.customer, "Approved").await;
+    let moved = app.patch_as(href, MERGE, &to(&other)).await;
+    assert_eq!(moved.status(), 200);
+    assert_eq!(moved.json::<Value>().await.unwrap()["relatedParty"][0]["id"], other);
+    assert_eq!(app.patch_as(href, MERGE, &json!({"name": "Renamed"})).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_default_account_setting_billing_cannot_use_stops_start_up_naming_the_variable() {
+    let database_url = bss_testkit::fresh_database().await;
+    let base = bss_testkit::test_env(&database_url).into_pairs();
+    for (variable, value) in [
+        ("BILLING_DEFAULT_TAX_RATE", "1.5"),
+        ("BILLING_DEFAULT_TIME_ZONE", "Europe/Atlantis"),
+        ("BILLING_DEFAULT_CURRENCY", "XYZ"),
+    ] {
+        let env: Vec<(String, String)> = base
+            .iter()
+            .filter(|(k, _)| k != variable && k != "PORT")
+            .cloned()
+            .chain([(variable.to_owned(), value.to_owned())])
+            .collect();
+        let mut process = bss_testkit::process::ServiceProcess::spawn(env!("CARGO_BIN_EXE_billing"), &env);
+        let status = process.wait_exit(std::time::Duration::from_secs(10)).expect("exits at once");
+        assert_eq!(status.code(), Some(2), "{variable}: exit code");
+        let output = process.output().join("\n");
+        assert!(output.contains(variable), "{variable} named in:\n{output}");
+    }
 }

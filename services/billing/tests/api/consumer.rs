@@ -1,6 +1,7 @@
 //! The order-event consumer, driven by the real order service (with the real catalog and customer services) in
 //! auto fulfilment mode, sharing one Redis and one `REDIS_KEY_PREFIX` with billing.
 
+use crate::helpers::ACCOUNTS;
 use bss_common::kv::{RedisPool, redis};
 use bss_testkit::TestApp;
 use serde_json::{Value, json};
@@ -181,6 +182,23 @@ async fn offering(catalog: &TestApp, name: &str, prices: &[Value]) -> Value {
 /// An order for a new customer with two priced items: Fibre (29.99 EUR a month) × 1 and Router (49.00 EUR once
 /// plus 3.50 EUR a month) × 2.
 async fn priced_order(orders: &Orders) -> Value {
+    let customer = new_customer(orders).await;
+    priced_order_for(orders, &customer, None).await
+}
+
+/// A customer of the order stack's customer service.
+async fn new_customer(orders: &Orders) -> String {
+    let customer = create(
+        &orders.customer,
+        &format!("{}/customer", customer::BASE_PATH),
+        &json!({"name": "Jean Dupont", "engagedParty": {"id": "ind-7", "@referredType": "Individual", "name": "Jean Dupont"}}),
+    )
+    .await;
+    customer["id"].as_str().unwrap().to_owned()
+}
+
+/// The two-item order of [`priced_order`] for `customer_id`, on `account` when given.
+async fn priced_order_for(orders: &Orders, customer_id: &str, account: Option<&Value>) -> Value {
     let fibre = offering(
         &orders.catalog,
         "Fibre 1G",
@@ -198,20 +216,60 @@ async fn priced_order(orders: &Orders) -> Value {
         ],
     )
     .await;
-    let customer = create(
-        &orders.customer,
-        &format!("{}/customer", customer::BASE_PATH),
-        &json!({"name": "Jean Dupont", "engagedParty": {"id": "ind-7", "@referredType": "Individual", "name": "Jean Dupont"}}),
-    )
-    .await;
-    let body = json!({
-        "relatedParty": [{"id": customer["id"], "@referredType": "Customer", "role": "Customer"}],
+    let mut body = json!({
+        "relatedParty": [{"id": customer_id, "@referredType": "Customer", "role": "Customer"}],
         "productOrderItem": [
             {"id": "1", "action": "add", "quantity": 1, "productOffering": {"id": fibre["id"], "name": fibre["name"]}},
             {"id": "2", "action": "add", "quantity": 2, "productOffering": {"id": router["id"], "name": router["name"]}},
         ],
     });
+    if let Some(account) = account {
+        body["billingAccount"] =
+            json!({"id": account["id"], "href": account["href"], "@referredType": "BillingAccount"});
+    }
     create(&orders.order, &format!("{}/productOrder", order::BASE_PATH), &body).await
+}
+
+/// What billing holds about default accounts: the `(customer, currency, account)` mappings, every billing
+/// account document, and how many BillingAccountCreateEvents its outbox has.
+async fn default_accounts(app: &TestApp) -> (Vec<(String, String, String)>, Vec<Value>, i64) {
+    let mut db = app.db().await;
+    let mappings: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT customer_id, currency::text, billing_account_id FROM default_billing_account ORDER BY created_at",
+    )
+    .fetch_all(&mut db)
+    .await
+    .unwrap();
+    let accounts = app.get_json(ACCOUNTS).await.as_array().unwrap().clone();
+    let created: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE event_type = 'BillingAccountCreateEvent'")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    (mappings, accounts, created)
+}
+
+/// Asserts that `customer_id` has exactly one default account, in EUR, with the documented defaults, that it
+/// is the only account and was evented once, and returns its id.
+async fn assert_one_default_account(billing: &TestApp, customer_id: &str) -> String {
+    let (mappings, accounts, created) = default_accounts(billing).await;
+    assert_eq!(mappings.len(), 1, "{mappings:?}");
+    let (customer, currency, id) = mappings[0].clone();
+    assert_eq!((customer.as_str(), currency.as_str()), (customer_id, "EUR"));
+    assert_eq!(accounts.len(), 1, "{accounts:#?}");
+    let account = &accounts[0];
+    assert_eq!(account["id"], id);
+    assert_eq!(account["href"], format!("{ACCOUNTS}/{id}"));
+    assert_eq!(account["@type"], "BillingAccount");
+    assert_eq!(account["state"], "active");
+    assert_eq!(account["name"], "Default account");
+    assert_eq!(account["currency"], "EUR", "the currency of the items' prices");
+    assert_eq!(account["timeZone"], "UTC");
+    assert_eq!(account["taxRate"], "0");
+    assert_eq!((account["billCycleDay"].as_i64(), account["paymentTermsDays"].as_i64()), (Some(1), Some(30)));
+    assert_eq!(account["relatedParty"][0]["id"], customer_id);
+    assert!(account["lastUpdate"].is_string());
+    assert_eq!(created, 1, "one BillingAccountCreateEvent");
+    id
 }
 
 async fn wait_order_state(order: &TestApp, id: &str, state: &str) {
@@ -302,6 +360,11 @@ async fn a_completed_order_with_two_priced_items_becomes_two_billable_products_w
         assert!(product["prices"][0]["product_offering_price_id"].is_string(), "{product}");
     }
     assert_eq!(products[0]["product_offering_name"], "Fibre 1G");
+    // The order named no billing account: both products go to the customer's default account.
+    let account = assert_one_default_account(&billing, customer).await;
+    for product in &products {
+        assert_eq!(product["billing_account_id"], account, "{product}");
+    }
     // Every event of the order was looked at once.
     let published = entries(&redis_of(&billing), &stream(&billing)).await.len();
     assert_eq!(events.len(), published);
@@ -336,6 +399,9 @@ async fn replaying_the_order_events_many_times_concurrently_changes_nothing() {
     wait_consumed(&billing).await;
 
     assert_eq!(billing_state(&billing).await, before);
+    let customer = before.0[0]["customer_id"].as_str().unwrap();
+    let account = assert_one_default_account(&billing, customer).await;
+    assert!(before.0.iter().all(|p| p["billing_account_id"] == account));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -472,4 +538,145 @@ async fn with_redis_down_the_consumer_backs_off_without_busy_looping_and_bills_o
     proxy.restore();
     wait_consumed(&billing).await;
     assert_eq!(summary(&billing_state(&billing).await.0), expected_two_products());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_order_of_the_same_customer_without_an_account_reuses_the_default_account() {
+    let prefix = new_prefix();
+    let billing = billing_on(&prefix, |_| {}).await;
+    let (orders, first) = completed_and_consumed(&prefix, &billing).await;
+    let customer = first["relatedParty"][0]["id"].as_str().unwrap().to_owned();
+    let account = assert_one_default_account(&billing, &customer).await;
+
+    let second = priced_order_for(&orders, &customer, None).await;
+    wait_order_state(&orders.order, second["id"].as_str().unwrap(), "completed").await;
+    wait_consumed(&billing).await;
+
+    let products = billing_state(&billing).await.0;
+    assert_eq!(products.len(), 4, "{products:#?}");
+    assert!(products.iter().all(|p| p["billing_account_id"] == account), "{products:#?}");
+    assert_eq!(assert_one_default_account(&billing, &customer).await, account, "reused, not created again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_transactions_needing_the_same_default_account_at_once_create_one() {
+    // What two replicas applying two events of one customer at the same moment do, step by step: the second
+    // transaction's insert waits for the first's and then reads back its account.
+    let billing = billing_on(&new_prefix(), |_| {}).await;
+    let terms = billing::default_accounts::default_terms(&billing.context.settings.default_account).unwrap();
+    let mut first = billing.db().await;
+    sqlx::query("BEGIN").execute(&mut first).await.unwrap();
+    let winner = billing::default_accounts::default_account(&mut first, &terms, "c-race", None).await.unwrap();
+
+    let mut second = billing.db().await;
+    let racing_terms = terms.clone();
+    let racing = tokio::spawn(async move {
+        sqlx::query("BEGIN").execute(&mut second).await.unwrap();
+        let id = billing::default_accounts::default_account(&mut second, &racing_terms, "c-race", None).await.unwrap();
+        sqlx::query("COMMIT").execute(&mut second).await.unwrap();
+        id
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!racing.is_finished(), "the second insert waits for the first transaction");
+    sqlx::query("COMMIT").execute(&mut first).await.unwrap();
+    assert_eq!(racing.await.unwrap(), winner);
+
+    let (mappings, accounts, created) = default_accounts(&billing).await;
+    assert_eq!(mappings, vec![("c-race".to_owned(), "EUR".to_owned(), winner.clone())]);
+    assert_eq!((accounts.len(), created), (1, 1), "one account document, one CreateEvent");
+    assert_eq!(accounts[0]["id"], winner);
+}
+
+/// Catalog and customer, billing checking its accounts' customers there, and the order service (auto
+/// fulfilment) with all three as peers, on `prefix`.
+async fn orders_with_billing(prefix: &str) -> (Orders, TestApp) {
+    let catalog = TestApp::spawn(&catalog::SPEC, catalog::routes).await;
+    let customer = TestApp::spawn(&customer::SPEC, customer::routes).await;
+    let customer_url = customer.address.clone();
+    let billing = billing_on(prefix, |env| {
+        env.set("CUSTOMER_URL", customer_url);
+    })
+    .await;
+    let (prefix, catalog_url, customer_url, billing_url) =
+        (prefix.to_owned(), catalog.address.clone(), customer.address.clone(), billing.address.clone());
+    let order = TestApp::spawn_with(&order::SPEC, order::routes, |env| {
+        env.set("REDIS_KEY_PREFIX", prefix)
+            .set("FULFILMENT_MODE", "auto")
+            .set("CATALOG_URL", catalog_url)
+            .set("CUSTOMER_URL", customer_url)
+            .set("BILLING_URL", billing_url);
+    })
+    .await;
+    (Orders { order, catalog, customer }, billing)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn products_of_an_order_on_a_named_account_start_on_the_event_date_in_the_account_time_zone() {
+    let prefix = new_prefix();
+    let (orders, billing) = orders_with_billing(&prefix).await;
+    let customer = new_customer(&orders).await;
+    // UTC−12: the local date differs from the UTC date for half of every day, so the test sees the zone at work
+    // (the exact Los Angeles case of the brief is the consumer's unit test).
+    let account = create(
+        &billing,
+        ACCOUNTS,
+        &json!({"name": "Far west", "currency": "EUR", "timeZone": "Etc/GMT+12", "taxRate": "0.20",
+                "relatedParty": [{"id": customer, "@referredType": "Customer", "role": "customer"}]}),
+    )
+    .await;
+    let order = priced_order_for(&orders, &customer, Some(&account)).await;
+    wait_order_state(&orders.order, order["id"].as_str().unwrap(), "completed").await;
+    wait_consumed(&billing).await;
+
+    // The first event that showed the order completed is the one that created the products.
+    let completed_at = entries(&redis_of(&billing), &stream(&billing))
+        .await
+        .into_iter()
+        .find_map(|(_, fields)| {
+            let payload = fields.into_iter().find(|(name, _)| name == "payload")?.1;
+            let payload: Value = serde_json::from_str(&payload).ok()?;
+            (payload["event"]["productOrder"]["state"] == "completed").then(|| payload["eventTime"].clone())
+        })
+        .expect("a completion event");
+    let at: chrono::DateTime<chrono::Utc> = completed_at.as_str().unwrap().parse().unwrap();
+    let zone = billing::calendar::AccountTimeZone::parse("Etc/GMT+12").unwrap();
+    let expected = billing::consumer::local_date(zone, at).to_string();
+
+    let products = billing_state(&billing).await.0;
+    assert_eq!(products.len(), 2);
+    for product in &products {
+        assert_eq!(product["billing_account_id"], account["id"]);
+        assert_eq!(product["start_date"], expected, "eventTime {at} in Etc/GMT+12");
+    }
+    assert_eq!(default_accounts(&billing).await.0, vec![], "no default account for an order naming one");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_naming_an_account_billing_does_not_have_is_left_pending_and_dead_lettered() {
+    let prefix = new_prefix();
+    let billing = billing_on(&prefix, |env| {
+        env.set("BILLING_MAX_DELIVERIES", "2");
+    })
+    .await;
+    let event_id = uuid::Uuid::new_v4().to_string();
+    let payload = json!({"eventId": event_id, "eventTime": "2026-03-01T05:00:00Z", "eventType": "ProductOrderStateChangeEvent",
+        "event": {"productOrder": {"id": "o-ghost", "state": "completed", "billingAccount": {"id": "no-such-account"},
+            "relatedParty": [{"id": "c-ghost", "@referredType": "Customer", "role": "Customer"}],
+            "productOrderItem": [{"id": "1", "action": "add", "state": "completed"}]}}});
+    let redis = redis_of(&billing);
+    let mut xadd = redis::cmd("XADD");
+    xadd.arg(stream(&billing)).arg("*").arg("eventId").arg(&event_id).arg("payload").arg(payload.to_string());
+    redis.query::<String>(&xadd).await.unwrap();
+
+    let dead_key = billing.context.redis.key("events:order:dead");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while entries(&redis, &dead_key).await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never dead-lettered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (products, processed) = billing_state(&billing).await;
+    assert_eq!(products, Vec::<Value>::new(), "nothing billed");
+    assert!(!processed.contains(&event_id), "the event was rolled back each time, never recorded");
+    assert!(bss_testkit::captured_logs().contains("no-such-account"), "the reason is logged");
+    assert_eq!(default_accounts(&billing).await.0, vec![], "a named account is never replaced by a default one");
 }

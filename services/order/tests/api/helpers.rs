@@ -35,7 +35,12 @@ pub async fn stack() -> Stack {
 pub async fn stack_with_billing() -> (Stack, TestApp) {
     let catalog = TestApp::spawn(&catalog::SPEC, catalog::routes).await;
     let customer = TestApp::spawn(&customer::SPEC, customer::routes).await;
-    let billing = TestApp::spawn(&billing::SPEC, billing::routes).await;
+    // Billing checks the customer of each billing account in the same customer service.
+    let customer_url = customer.address.clone();
+    let billing = TestApp::spawn_with(&billing::SPEC, billing::routes, |env| {
+        env.set("CUSTOMER_URL", customer_url);
+    })
+    .await;
     let order = TestApp::spawn_with(&order::SPEC, order::routes, |env| {
         env.set("CATALOG_URL", catalog.address.clone())
             .set("CUSTOMER_URL", customer.address.clone())
