@@ -224,6 +224,22 @@ pub struct Settings {
     /// The terms of the default billing accounts billing creates for orders that name none (read by billing
     /// only; docs/adr/0015).
     pub default_account: DefaultAccountSettings,
+    /// The billing service's bill runs (read by billing only; docs/adr/0016).
+    pub bill_runs: BillRunSettings,
+}
+
+/// How billing runs bills (`BILLING_RUN_*`, read by the billing service only).
+#[derive(Clone, Debug)]
+pub struct BillRunSettings {
+    /// How often the scheduler looks for accounts whose bill date has come (`BILLING_RUN_INTERVAL_SECS`,
+    /// 1..=86,400, default 60). Runs are idempotent per account and period, so every replica may look.
+    pub interval: Duration,
+    /// Accounts billed at once by one scheduler pass or one `billRun` request (`BILLING_RUN_CONCURRENCY`,
+    /// 1..=64, default 4); keep it below `DATABASE_MAX_CONNECTIONS`.
+    pub concurrency: usize,
+    /// Whether the scheduler runs at all (`BILLING_RUN_SCHEDULER`, default true); off, bills come only from
+    /// `billRun` requests and customerBillOnDemand.
+    pub scheduler: bool,
 }
 
 /// The terms of a customer's default billing account, which billing creates the first time an order of that
@@ -395,6 +411,21 @@ impl Settings {
                 100,
             )?,
             fulfilment_mode: env.parse_or("FULFILMENT_MODE", FulfilmentMode::External)?,
+            bill_runs: BillRunSettings {
+                interval: Duration::from_secs(Env::bounded(
+                    "BILLING_RUN_INTERVAL_SECS",
+                    env.parse_or("BILLING_RUN_INTERVAL_SECS", 60u64)?,
+                    1,
+                    86_400,
+                )?),
+                concurrency: Env::bounded(
+                    "BILLING_RUN_CONCURRENCY",
+                    env.parse_or("BILLING_RUN_CONCURRENCY", 4usize)?,
+                    1,
+                    64,
+                )?,
+                scheduler: env.bool_or("BILLING_RUN_SCHEDULER", true)?,
+            },
             order_consumer: OrderConsumerSettings {
                 name: env
                     .get("BILLING_CONSUMER_NAME")

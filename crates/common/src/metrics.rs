@@ -32,6 +32,15 @@ pub const EVENTS_PUBLISHED_TOTAL: &str = "bss_oss_events_published_total";
 pub const OUTBOX_BACKLOG: &str = "bss_oss_outbox_backlog";
 /// Delivery attempts to `/hub` listeners, by `outcome` (`delivered`, `retry`, `failed`).
 pub const LISTENER_DELIVERIES_TOTAL: &str = "bss_oss_listener_deliveries_total";
+/// Billing: bill runs per account, by `kind` (`cycle`, `onDemand`) and `outcome` (`issued`, `nothing_to_bill`,
+/// `already_run`, `failed`).
+pub const BILL_RUNS_TOTAL: &str = "bss_oss_bill_runs_total";
+/// Billing: bills issued (bill number allocated), by `category` (`normal`, `credit`).
+pub const BILLS_ISSUED_TOTAL: &str = "bss_oss_bills_issued_total";
+/// Billing: tax-included amounts of issued bills in minor units, by `currency`.
+pub const BILLED_AMOUNT_MINOR_TOTAL: &str = "bss_oss_billed_amount_minor_total";
+/// Billing: order events applied by the order-event consumer, by `outcome` (`applied`, `duplicate`, `dead_lettered`).
+pub const EVENTS_CONSUMED_TOTAL: &str = "bss_oss_events_consumed_total";
 
 /// Latency buckets in seconds: fine below 100 ms where a healthy BSS read lives, coarse up to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -77,6 +86,10 @@ fn describe() {
         OUTBOX_BACKLOG,
         "Events committed to the outbox but not yet on the Redis Stream (every replica reports the same count)."
     );
+    describe_counter!(BILL_RUNS_TOTAL, "Bill runs per account, by kind (cycle, onDemand) and outcome.");
+    describe_counter!(BILLS_ISSUED_TOTAL, "Customer bills issued (bill number allocated), by category.");
+    describe_counter!(BILLED_AMOUNT_MINOR_TOTAL, "Tax-included amount of issued bills in minor units, by currency.");
+    describe_counter!(EVENTS_CONSUMED_TOTAL, "Order events handled by the billing consumer, by outcome.");
     describe_counter!(
         LISTENER_DELIVERIES_TOTAL,
         "Event deliveries to /hub listeners, by outcome: delivered, retry (will be tried again) or failed (given up)."

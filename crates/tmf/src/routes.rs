@@ -154,14 +154,20 @@ async fn list(
     let query =
         query::parse_list_query(req.query_string(), kind.paging).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let (documents, total) = store::list(&ctx, kind, &query).await?;
+    Ok(list_response(documents, total, &query))
+}
+
+/// The 200 of a list request: the page (projected to `fields=` when asked), `X-Total-Count` (all matching) and
+/// `X-Result-Count` (this page). For services that list from tables of their own (billing) as well.
+pub fn list_response(documents: Vec<Value>, total: i64, query: &query::ListQuery) -> HttpResponse {
     let page: Vec<Value> = match &query.fields {
         Some(fields) => documents.into_iter().map(|d| query::project(d, fields)).collect(),
         None => documents,
     };
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .insert_header(("X-Total-Count", total.to_string()))
         .insert_header(("X-Result-Count", page.len().to_string()))
-        .json(page))
+        .json(page)
 }
 
 async fn create(

@@ -10,11 +10,17 @@
 //! The rules are in docs/adr/0015-billing-periods-proration-and-tax.md.
 
 pub mod accounts;
+pub mod billrun;
+pub mod bills;
 pub mod calendar;
 pub mod charging;
 pub mod consumer;
 pub mod customers;
 pub mod default_accounts;
+pub mod listing;
+pub mod ondemand;
+pub mod payments;
+pub mod rating;
 
 use actix_web::web;
 use bss_common::{ServiceContext, ServiceSpec};
@@ -39,17 +45,24 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     audit_reads: false,
 };
 
-/// Registers the service's routes: `billingAccount` under the TMF666 base path, and `/hub` (TMF630 listeners)
-/// under the TMF678 one. Bills, applied rates and bill runs arrive with the rest of the billing issue; until
-/// then the rest of the TMF678 base path only authenticates and answers 404.
+/// Registers the service's routes: `billingAccount` under the TMF666 base path; `customerBill` (with its
+/// payments and documents), `appliedCustomerBillingRate`, `customerBillOnDemand`, `billRun` and `/hub` (TMF630
+/// listeners) under the TMF678 one.
 pub fn routes(config: &mut web::ServiceConfig) {
     accounts::configure(config);
+    bills::configure(config);
+    payments::configure(config);
+    ondemand::configure(config);
+    billrun::configure(config);
     bss_tmf::hub::configure(config, BASE_PATH);
 }
 
-/// The outbox relay to the service's event stream, the deliveries to `/hub` listeners, and the consumer of the
-/// order service's events ([`consumer`]).
+/// The outbox relay to the service's event stream, the deliveries to `/hub` listeners, the consumer of the
+/// order service's events ([`consumer`]), the bill-run scheduler ([`billrun`]) and the on-demand worker
+/// ([`ondemand`]).
 fn start_workers(ctx: &web::Data<ServiceContext>) {
     bss_tmf::events::start_workers(ctx, EventsConfig { on_published: None });
     consumer::start(ctx);
+    billrun::start_scheduler(ctx);
+    ondemand::start_worker(ctx);
 }
