@@ -3,13 +3,15 @@
 //! This crate holds only what is specific to billing: its [`SPEC`] (name, base paths, migrations), its routes,
 //! and the billing domain — [`calendar`] (bill cycle days, billing periods, account time zones) and [`charging`]
 //! (recurring, prorated, credit and one-time charges; tax per rate and its allocation to lines), both pure —
-//! [`accounts`] (TMF666 billing accounts) and [`consumer`] (order events that become billable products). Probes,
-//! metrics, authentication, audit, errors and shutdown come from `bss_common::server`. The rules are in docs/adr/0015-billing-periods-proration-and-tax.md.
+//! [`accounts`] (TMF666 billing accounts), [`consumer`] (order events that become billable products) and
+//! [`document`] (the customer-readable bill as HTML and PDF, pure). Probes, metrics, authentication, audit, errors
+//! and shutdown come from `bss_common::server`. The rules are in docs/adr/0015-billing-periods-proration-and-tax.md.
 
 pub mod accounts;
 pub mod calendar;
 pub mod charging;
 pub mod consumer;
+pub mod document;
 
 use actix_web::web;
 use bss_common::{ServiceContext, ServiceSpec};
