@@ -4,10 +4,13 @@
 //! and the billing domain — [`calendar`] (bill cycle days, billing periods, account time zones) and [`charging`]
 //! (recurring, prorated, credit and one-time charges; tax per rate and its allocation to lines), both pure —
 //! [`accounts`] (TMF666 billing accounts, whose customer [`customers`] checks in the customer service),
-//! [`default_accounts`] (where orders without a billing account are billed) and [`consumer`] (order events that
-//! become billable products). `CUSTOMER_URL` is required at start-up, and the `BILLING_DEFAULT_*` settings must
-//! parse ([`SPEC`]). Probes, metrics, authentication, audit, errors and shutdown come from `bss_common::server`.
-//! The rules are in docs/adr/0015-billing-periods-proration-and-tax.md.
+//! [`default_accounts`] (where orders without a billing account are billed), [`consumer`] (order events that
+//! become billable products), [`rating`] (billable products → applied rates), [`billrun`] (rates → issued
+//! bills, scheduled and on demand via [`ondemand`]), [`bills`] (customerBill and appliedCustomerBillingRate
+//! over [`listing`]), [`payments`] and [`document`] (the customer-readable bill as HTML and PDF, pure).
+//! `CUSTOMER_URL` is required at start-up, and the `BILLING_DEFAULT_*` settings must parse ([`SPEC`]). Probes,
+//! metrics, authentication, audit, errors and shutdown come from `bss_common::server`. The rules are in
+//! docs/adr/0015-billing-periods-proration-and-tax.md and docs/adr/0016-bill-runs-bills-and-payments.md.
 
 pub mod accounts;
 pub mod billrun;
@@ -17,6 +20,7 @@ pub mod charging;
 pub mod consumer;
 pub mod customers;
 pub mod default_accounts;
+pub mod document;
 pub mod listing;
 pub mod ondemand;
 pub mod payments;
