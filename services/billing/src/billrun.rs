@@ -24,8 +24,8 @@ use crate::calendar::BillingPeriod;
 use crate::charging::{self, ChargeError};
 use crate::rating::{self, RatingError};
 use actix_web::{HttpResponse, web};
-use bss_common::{ApiError, ServiceContext};
 use bss_common::metrics::{BILL_RUNS_TOTAL, BILLED_AMOUNT_MINOR_TOTAL, BILLS_ISSUED_TOTAL};
+use bss_common::{ApiError, ServiceContext};
 use bss_tmf::events::{self, NewEvent};
 use chrono::{NaiveDate, Utc};
 use serde_json::Value;
@@ -137,10 +137,11 @@ pub struct Account {
 
 /// Reads and parses the account (`None` when there is none).
 pub async fn load_account(conn: &mut PgConnection, id: &str) -> Result<Option<Account>, RunError> {
-    let doc: Option<Value> = sqlx::query_scalar("SELECT doc FROM tmf_resource WHERE kind = 'billingAccount' AND id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let doc: Option<Value> =
+        sqlx::query_scalar("SELECT doc FROM tmf_resource WHERE kind = 'billingAccount' AND id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
     let Some(doc) = doc else { return Ok(None) };
     let terms = accounts::terms(&doc)
         .map_err(|e| RunError::BadAccount { id: id.to_owned(), reason: e.message().to_owned() })?;
@@ -211,7 +212,10 @@ pub async fn run_in(
     .fetch_all(&mut *conn)
     .await?;
     if unbilled.is_empty() {
-        sqlx::query("UPDATE bill_run SET reason = 'nothing to bill' WHERE id = $1").bind(run_id).execute(&mut *conn).await?;
+        sqlx::query("UPDATE bill_run SET reason = 'nothing to bill' WHERE id = $1")
+            .bind(run_id)
+            .execute(&mut *conn)
+            .await?;
         return Ok(RunOutcome::NothingToBill { run_id });
     }
     if let Some((_, _, other)) = unbilled.iter().find(|(_, _, currency)| currency != terms.currency.code()) {
@@ -332,7 +336,8 @@ async fn enqueue(conn: &mut PgConnection, event_type: &str, bill_id: Uuid, bill:
 /// while billing is recorded (`terminatedWithError`, with its reason) and may be run again.
 pub async fn run_cycle(ctx: &ServiceContext, account_id: &str, date: NaiveDate) -> Result<RunOutcome, RunError> {
     let mut tx = ctx.db.begin().await?;
-    let account = load_account(&mut tx, account_id).await?.ok_or_else(|| RunError::UnknownAccount(account_id.into()))?;
+    let account =
+        load_account(&mut tx, account_id).await?.ok_or_else(|| RunError::UnknownAccount(account_id.into()))?;
     let outcome = run_in(&mut tx, &account, RunKind::Cycle, date).await;
     match outcome {
         Ok(outcome) => {
@@ -352,7 +357,8 @@ pub async fn run_cycle(ctx: &ServiceContext, account_id: &str, date: NaiveDate) 
 }
 
 fn count_run(kind: RunKind, outcome: &'static str) {
-    metrics::counter!(BILL_RUNS_TOTAL, "service" => "billing", "kind" => kind.as_str(), "outcome" => outcome).increment(1);
+    metrics::counter!(BILL_RUNS_TOTAL, "service" => "billing", "kind" => kind.as_str(), "outcome" => outcome)
+        .increment(1);
 }
 
 /// Writes a `terminatedWithError` run with its reason (outside the rolled-back transaction).
@@ -404,7 +410,11 @@ pub enum PassDate {
 /// Active accounts whose cycle run for the period containing their pass date has not completed, run
 /// `BILLING_RUN_CONCURRENCY` at a time. `only` restricts the pass to those accounts. With [`PassDate::Today`],
 /// an account whose run for that period already failed is left for an operator's `billRun`.
-pub async fn run_pass(ctx: &Arc<ServiceContext>, date: PassDate, only: Option<&[String]>) -> Result<PassSummary, sqlx::Error> {
+pub async fn run_pass(
+    ctx: &Arc<ServiceContext>,
+    date: PassDate,
+    only: Option<&[String]>,
+) -> Result<PassSummary, sqlx::Error> {
     let rows: Vec<(String, Option<String>, Option<i64>)> = sqlx::query_as(
         "SELECT id, doc->>'timeZone', (doc->>'billCycleDay')::bigint FROM tmf_resource
          WHERE kind = 'billingAccount' AND status = 'active' AND ($1::text[] IS NULL OR id = ANY($1))
@@ -426,7 +436,8 @@ pub async fn run_pass(ctx: &Arc<ServiceContext>, date: PassDate, only: Option<&[
         latest.into_iter().map(|(id, start, done)| (id, (start, done))).collect();
     let mut due = Vec::new();
     for (id, time_zone, cycle_day) in rows {
-        let (Some(zone), Some(day)) = (time_zone.and_then(|z| crate::calendar::AccountTimeZone::parse(&z).ok()), cycle_day)
+        let (Some(zone), Some(day)) =
+            (time_zone.and_then(|z| crate::calendar::AccountTimeZone::parse(&z).ok()), cycle_day)
         else {
             continue;
         };

@@ -295,7 +295,9 @@ async fn get_bill(
     let query = BILL_LISTING.parse(req.query_string())?;
     let id = parse_id(&id, "customerBill")?;
     let mut conn = ctx.db.acquire().await?;
-    let bill = load(&mut conn, id, false).await?.ok_or_else(|| ApiError::not_found(format!("No customerBill with id '{id}'.")))?;
+    let bill = load(&mut conn, id, false)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("No customerBill with id '{id}'.")))?;
     let doc = render(&bill);
     Ok(HttpResponse::Ok().json(match &query.fields {
         Some(fields) => bss_tmf::query::project(doc, fields),
@@ -313,7 +315,9 @@ async fn patch_bill(
     let format = bss_tmf::routes::patch_format(&req)?;
     let id = parse_id(&id, "customerBill")?;
     let mut tx = ctx.db.begin().await?;
-    let bill = load(&mut tx, id, true).await?.ok_or_else(|| ApiError::not_found(format!("No customerBill with id '{id}'.")))?;
+    let bill = load(&mut tx, id, true)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("No customerBill with id '{id}'.")))?;
     let before = render(&bill);
     let after = patch::apply(&before, format, &body)?;
     patch::ensure_patchable(&patch::changed_attributes(&before, &after), &["state"])?;
@@ -395,7 +399,8 @@ fn render_rate(row: &RateRow) -> Value {
         "@type": "AppliedCustomerBillingRate",
     });
     if let (Some(start), Some(end)) = (row.covers_start, row.covers_end) {
-        doc["periodCoverage"] = json!({"startDateTime": local_start(zone, start), "endDateTime": local_start(zone, end)});
+        doc["periodCoverage"] =
+            json!({"startDateTime": local_start(zone, start), "endDateTime": local_start(zone, end)});
     }
     if let (Some(bill), Some(rate), Some(tax)) = (row.bill_id, row.tax_rate_basis_points, row.tax_minor) {
         doc["bill"] = json!({"id": bill.to_string(), "href": bill_href(bill), "@referredType": "CustomerBill"});
@@ -443,10 +448,7 @@ async fn list_rates(req: HttpRequest, ctx: web::Data<ServiceContext>) -> Result<
     let query = RATE_LISTING.parse(req.query_string())?;
     let total: i64 = RATE_LISTING.count_query(&query)?.build_query_scalar().fetch_one(&ctx.db).await?;
     let ids: Vec<Uuid> = RATE_LISTING.page_query(&query)?.build_query_scalar().fetch_all(&ctx.db).await?;
-    let rows: Vec<RateRow> = sqlx::query_as(select_rate!("WHERE r.id = ANY($1)"))
-        .bind(&ids)
-        .fetch_all(&ctx.db)
-        .await?;
+    let rows: Vec<RateRow> = sqlx::query_as(select_rate!("WHERE r.id = ANY($1)")).bind(&ids).fetch_all(&ctx.db).await?;
     // Back into the page's order.
     let page = ids.iter().filter_map(|id| rows.iter().find(|row| row.id == *id)).map(render_rate).collect();
     Ok(bss_tmf::routes::list_response(page, total, &query))
@@ -471,7 +473,96 @@ async fn get_rate(
     }))
 }
 
-/// Registers `customerBill` (list, read, PATCH) and `appliedCustomerBillingRate` (list, read).
+// ---------------------------------------------------------------------------------------------------------------
+// Bill documents
+// ---------------------------------------------------------------------------------------------------------------
+
+/// The customer-readable document of an issued bill, from its frozen rows (`None` before it is issued).
+pub async fn customer_document(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<crate::document::BillDocument>, sqlx::Error> {
+    use crate::document::{BillDocument, DocumentLine, DocumentTax};
+    let Some(bill) = load(conn, id, false).await? else { return Ok(None) };
+    let Some(number) = bill.row.bill_no else { return Ok(None) };
+    type Line = (String, String, Option<NaiveDate>, Option<NaiveDate>, i64, Option<i32>, Option<i64>);
+    let lines: Vec<Line> = sqlx::query_as(
+        "SELECT name, kind, covers_start, covers_end, amount_minor, tax_rate_basis_points, tax_minor
+         FROM applied_rate WHERE bill_id = $1 ORDER BY chargeable_on, charge_key",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let basis = |bp: i32| u32::try_from(bp).unwrap_or_default();
+    let row = &bill.row;
+    Ok(Some(BillDocument {
+        bill_id: row.id.to_string(),
+        bill_no: bill_number(number),
+        bill_date: row.bill_date,
+        payment_due_date: row.payment_due_date,
+        period: Some((row.period_start, row.period_end)),
+        account_id: row.billing_account_id.clone(),
+        account_name: row.account_name.clone(),
+        customer_id: row.customer_id.clone(),
+        currency: bill.currency(),
+        lines: lines
+            .into_iter()
+            .map(|(description, kind, start, end, amount, rate, tax)| DocumentLine {
+                description,
+                kind,
+                covers: start.zip(end),
+                amount_minor: amount,
+                tax_rate_basis_points: rate.map(basis).unwrap_or_default(),
+                tax_minor: tax.unwrap_or_default(),
+            })
+            .collect(),
+        taxes: bill
+            .taxes
+            .iter()
+            .map(|(rate, taxable, tax)| DocumentTax {
+                tax_rate_basis_points: basis(*rate),
+                taxable_minor: *taxable,
+                tax_minor: *tax,
+            })
+            .collect(),
+        tax_excluded_minor: row.tax_excluded_minor,
+        tax_minor: row.tax_minor,
+        tax_included_minor: row.tax_included_minor,
+        amount_due_minor: row.amount_due_minor,
+        paid_minor: row.paid_minor,
+        remaining_minor: row.remaining_minor,
+        state: row.state.clone(),
+    }))
+}
+
+async fn document_of(ctx: &ServiceContext, id: &str) -> Result<crate::document::BillDocument, ApiError> {
+    let id = parse_id(id, "customerBill")?;
+    let mut conn = ctx.db.acquire().await?;
+    customer_document(&mut conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("No issued customerBill with id '{id}'.")))
+}
+
+/// `GET customerBill/{id}/document.html`: the bill as a self-contained web page.
+async fn document_html(id: web::Path<String>, ctx: web::Data<ServiceContext>) -> Result<HttpResponse, ApiError> {
+    let document = document_of(&ctx, &id).await?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(crate::document::render_html(&document)))
+}
+
+/// `GET customerBill/{id}/document.pdf`: the bill as a PDF.
+async fn document_pdf(id: web::Path<String>, ctx: web::Data<ServiceContext>) -> Result<HttpResponse, ApiError> {
+    let document = document_of(&ctx, &id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"{}.pdf\"", document.bill_no),
+        ))
+        .body(crate::document::render_pdf(&document)))
+}
+
+/// Registers `customerBill` (list, read, PATCH, its HTML and PDF documents) and `appliedCustomerBillingRate`
+/// (list, read).
 pub fn configure(config: &mut web::ServiceConfig) {
     let base = crate::BASE_PATH;
     config
@@ -481,6 +572,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route(web::get().to(get_bill))
                 .route(web::patch().to(patch_bill)),
         )
+        .service(resource(&format!("{base}/customerBill/{{id}}/document.html")).route(web::get().to(document_html)))
+        .service(resource(&format!("{base}/customerBill/{{id}}/document.pdf")).route(web::get().to(document_pdf)))
         .service(resource(&format!("{base}/appliedCustomerBillingRate")).route(web::get().to(list_rates)))
         .service(resource(&format!("{base}/appliedCustomerBillingRate/{{id}}")).route(web::get().to(get_rate)));
 }

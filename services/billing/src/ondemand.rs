@@ -8,8 +8,8 @@
 //! `inProgress`, and the worker that polls for such requests (every two seconds, `FOR UPDATE SKIP LOCKED`, so
 //! replicas share them) takes it up again: a request is never lost and never billed twice.
 
-use crate::bills::{bill_href, parse_id};
 use crate::billrun::{self, RunError, RunKind, RunOutcome};
+use crate::bills::{bill_href, parse_id};
 use crate::listing::{Attribute, ColumnType, Listing};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -68,7 +68,10 @@ fn render(row: &OnDemandRow) -> Value {
     doc["billingAccount"]["href"] =
         Value::from(format!("{}/billingAccount/{}", crate::accounts::BASE_PATH, row.billing_account_id));
     match row.bill_id {
-        Some(bill) => doc["customerBill"] = json!({"id": bill.to_string(), "href": bill_href(bill), "@referredType": "CustomerBill"}),
+        Some(bill) => {
+            doc["customerBill"] =
+                json!({"id": bill.to_string(), "href": bill_href(bill), "@referredType": "CustomerBill"})
+        }
         None => {
             if let Some(map) = doc.as_object_mut() {
                 map.remove("customerBill");
@@ -270,7 +273,11 @@ async fn list(req: HttpRequest, ctx: web::Data<ServiceContext>) -> Result<HttpRe
     Ok(bss_tmf::routes::list_response(page, total, &query))
 }
 
-async fn get(req: HttpRequest, id: web::Path<String>, ctx: web::Data<ServiceContext>) -> Result<HttpResponse, ApiError> {
+async fn get(
+    req: HttpRequest,
+    id: web::Path<String>,
+    ctx: web::Data<ServiceContext>,
+) -> Result<HttpResponse, ApiError> {
     let query = ON_DEMAND_LISTING.parse(req.query_string())?;
     let id = parse_id(&id, "customerBillOnDemand")?;
     let mut conn = ctx.db.acquire().await?;

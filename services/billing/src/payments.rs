@@ -106,10 +106,16 @@ async fn record(
     .await?;
     let paid = bills::bill_document(&mut tx, id).await?;
     let resource_id = id.to_string();
-    let event_type = if state == row.state { "CustomerBillAttributeValueChangeEvent" } else { "CustomerBillStateChangeEvent" };
+    let event_type =
+        if state == row.state { "CustomerBillAttributeValueChangeEvent" } else { "CustomerBillStateChangeEvent" };
     events::enqueue(
         &mut tx,
-        NewEvent { event_type: event_type.into(), resource_type: "customerBill", resource_id: &resource_id, resource: &paid },
+        NewEvent {
+            event_type: event_type.into(),
+            resource_type: "customerBill",
+            resource_id: &resource_id,
+            resource: &paid,
+        },
     )
     .await?;
     tx.commit().await?;

@@ -31,7 +31,9 @@ use uuid::Uuid;
 pub enum RatingError {
     #[error("product {product} is priced in {price}, but the account bills in {account}")]
     Currency { product: Uuid, price: String, account: &'static str },
-    #[error("product {product} has a recurring price every '{period}'; only monthly prices follow the account's bill cycle")]
+    #[error(
+        "product {product} has a recurring price every '{period}'; only monthly prices follow the account's bill cycle"
+    )]
     RecurringPeriod { product: Uuid, period: String },
     #[error("product {product}: {source}")]
     Charge { product: Uuid, source: ChargeError },
@@ -127,8 +129,12 @@ pub fn charges_as_of(
                         period: price.recurring_charge_period.clone().unwrap_or_default(),
                     });
                 }
-                let recurring =
-                    RecurringProduct { product_id: priced_product, price: amount, start: product.start, stop: product.stop };
+                let recurring = RecurringProduct {
+                    product_id: priced_product,
+                    price: amount,
+                    start: product.start,
+                    stop: product.stop,
+                };
                 for charge in recurring.charges_through(cycle, as_of).map_err(charge_error)? {
                     let from = charge.covers.map_or(product.start, BillingPeriod::start);
                     push(charge, from);
@@ -139,7 +145,9 @@ pub fn charges_as_of(
                     push(credit, stop);
                 }
             }
-            "oneTime" | "one time" | "onetime" => push(charging::one_time_charge(&priced_product, amount), product.start),
+            "oneTime" | "one time" | "onetime" => {
+                push(charging::one_time_charge(&priced_product, amount), product.start)
+            }
             // Usage and other price types are rated elsewhere (not by this service yet).
             _ => {}
         }
@@ -148,7 +156,11 @@ pub fn charges_as_of(
 }
 
 /// Loads the account's products that started on or before `as_of`, with their prices.
-async fn products(conn: &mut PgConnection, account_id: &str, as_of: NaiveDate) -> Result<Vec<ProductToRate>, sqlx::Error> {
+async fn products(
+    conn: &mut PgConnection,
+    account_id: &str,
+    as_of: NaiveDate,
+) -> Result<Vec<ProductToRate>, sqlx::Error> {
     type Row = (
         Uuid,
         Option<String>,
@@ -202,10 +214,7 @@ async fn products(conn: &mut PgConnection, account_id: &str, as_of: NaiveDate) -
 
 /// Recurring charges already stored for periods starting on or after their product's stop date: charged in
 /// advance before the termination arrived. Each gets a full reversal (`…:reversal:<period start>`).
-async fn reversals(
-    conn: &mut PgConnection,
-    stopped: &[(Uuid, NaiveDate)],
-) -> Result<Vec<RatedCharge>, sqlx::Error> {
+async fn reversals(conn: &mut PgConnection, stopped: &[(Uuid, NaiveDate)]) -> Result<Vec<RatedCharge>, sqlx::Error> {
     if stopped.is_empty() {
         return Ok(Vec::new());
     }

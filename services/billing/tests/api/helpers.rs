@@ -31,10 +31,16 @@ impl Billing {
 }
 
 pub async fn spawn() -> Billing {
+    spawn_with(|_| {}).await
+}
+
+/// [`spawn`], with `customise` applied to billing's environment.
+pub async fn spawn_with(customise: impl FnOnce(&mut bss_common::config::Env)) -> Billing {
     let customer = TestApp::spawn(&customer::SPEC, customer::routes).await;
     let customer_url = customer.address.clone();
     let app = TestApp::spawn_with(&billing::SPEC, billing::routes, |env| {
         env.set("CUSTOMER_URL", customer_url);
+        customise(env);
     })
     .await;
     let customer_id = new_customer(&customer, "Approved").await;

@@ -1,6 +1,7 @@
 //! Black-box tests of the billing service: one test binary, real PostgreSQL and Redis (see `bss-testkit`).
 
 mod accounts;
+mod bills;
 mod consumer;
 mod helpers;
 
