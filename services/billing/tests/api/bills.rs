@@ -447,3 +447,110 @@ async fn bill_cycle_day_31_bills_on_the_last_day_of_short_months_with_periods_th
     let unknown_filter = app.get_authorized(&format!("{BASE}/customerBill?amountDue=1")).await;
     assert_eq!(unknown_filter.status(), 400);
 }
+
+async fn wait_no_on_demand_in_progress(app: &bss_testkit::TestApp, limit: Duration) {
+    let mut db = app.db().await;
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM bill_on_demand WHERE state = 'inProgress'")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        if waiting == 0 {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{waiting} on-demand requests still in progress");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn bill_numbers_are_unique_gap_free_and_monotonic_under_a_thousand_concurrent_issues() {
+    const BILLS: usize = 1_000;
+    let app = spawn().await;
+    let mut accounts = Vec::with_capacity(BILLS);
+    for _ in 0..BILLS {
+        accounts.push(account(&app, "UTC", 1).await);
+    }
+    // Products for every account, published at once, then awaited together.
+    let redis = RedisPool::new(&app.context.settings.redis).unwrap();
+    let stream = app.context.redis.key("events:order");
+    for account in &accounts {
+        let order = json!({"productOrder": {"id": uuid::Uuid::new_v4().to_string(), "state": "completed",
+            "billingAccount": {"id": account},
+            "relatedParty": [{"id": app.customer_id, "role": "Customer"}],
+            "productOrderItem": [{"id": "1", "action": "add", "state": "completed", "itemPrice": monthly("12.34")}]}});
+        let payload =
+            json!({"eventId": uuid::Uuid::new_v4().to_string(), "eventTime": "2026-11-02T10:00:00Z", "event": order});
+        redis
+            .query::<redis::Value>(redis::cmd("XADD").arg(&stream).arg("*").arg("payload").arg(payload.to_string()))
+            .await
+            .unwrap();
+    }
+    let mut db = app.db().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM billable_product").fetch_one(&mut db).await.unwrap()
+        < BILLS as i64
+    {
+        assert!(tokio::time::Instant::now() < deadline, "products never all arrived");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let path = format!("{BASE}/customerBillOnDemand");
+    let bodies: Vec<Value> = accounts.iter().map(|account| json!({"billingAccount": {"id": account}})).collect();
+    let requests = bodies.iter().map(|body| app.post_json(&path, body));
+    for response in futures_util::future::join_all(requests).await {
+        assert_eq!(response.status(), 201);
+    }
+    wait_no_on_demand_in_progress(&app, Duration::from_secs(150)).await;
+    let numbers: Vec<i64> = sqlx::query_scalar("SELECT bill_no FROM customer_bill ORDER BY issued_at, bill_no")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(numbers, (1..=BILLS as i64).collect::<Vec<_>>(), "numbers must be 1..=1000 in issue order");
+    let done: i64 = sqlx::query_scalar("SELECT count(*) FROM bill_on_demand WHERE state = 'done'")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(done, BILLS as i64);
+    assert_bill_invariants(&app).await;
+}
+
+#[tokio::test]
+async fn an_on_demand_request_whose_run_never_committed_is_billed_once_after_a_restart() {
+    let prefix = format!("test-bills-{}", uuid::Uuid::new_v4().simple());
+    let env_prefix = prefix.clone();
+    let billing = helpers::spawn_with(move |env| {
+        env.set("REDIS_KEY_PREFIX", env_prefix).set("BILLING_RUN_SCHEDULER", "false");
+    })
+    .await;
+    let account = account_with_product(&billing).await;
+    // What a crash between accepting a request and committing its run leaves: the request, in progress.
+    let mut db = billing.db().await;
+    sqlx::query(
+        "INSERT INTO bill_on_demand (id, billing_account_id, state, request, created_at, last_update)
+         VALUES ($1, $2, 'inProgress', '{}', now(), now())",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(&account)
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let Billing { app, customer, .. } = billing;
+    let database_url = app.database_url.clone();
+    app.kill().await;
+
+    let customer_url = customer.address.clone();
+    let restarted = bss_testkit::TestApp::spawn_on_database(&billing::SPEC, billing::routes, &database_url, |env| {
+        env.set("REDIS_KEY_PREFIX", prefix).set("BILLING_RUN_SCHEDULER", "false").set("CUSTOMER_URL", customer_url);
+    })
+    .await;
+    wait_no_on_demand_in_progress(&restarted, WAIT).await;
+    let mut db = restarted.db().await;
+    let (done, bills): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM bill_on_demand WHERE state = 'done'), (SELECT count(*) FROM customer_bill)",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!((done, bills), (1, 1));
+}
