@@ -277,8 +277,7 @@ pub static BILL_LISTING: Listing = Listing {
 
 async fn list_bills(req: HttpRequest, ctx: web::Data<ServiceContext>) -> Result<HttpResponse, ApiError> {
     let query = BILL_LISTING.parse(req.query_string())?;
-    let total: i64 = BILL_LISTING.count_query(&query)?.build_query_scalar().fetch_one(&ctx.db).await?;
-    let ids: Vec<Uuid> = BILL_LISTING.page_query(&query)?.build_query_scalar().fetch_all(&ctx.db).await?;
+    let (total, ids) = BILL_LISTING.page_ids(&ctx.db, &query).await?;
     let mut conn = ctx.db.acquire().await?;
     let mut page = Vec::with_capacity(ids.len());
     for id in ids {
@@ -299,10 +298,7 @@ async fn get_bill(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("No customerBill with id '{id}'.")))?;
     let doc = render(&bill);
-    Ok(HttpResponse::Ok().json(match &query.fields {
-        Some(fields) => bss_tmf::query::project(doc, fields),
-        None => doc,
-    }))
+    Ok(crate::listing::single(doc, &query))
 }
 
 /// PATCH: only `state`, only along [`BILL_LIFECYCLE`].
@@ -446,8 +442,7 @@ pub static RATE_LISTING: Listing = Listing {
 
 async fn list_rates(req: HttpRequest, ctx: web::Data<ServiceContext>) -> Result<HttpResponse, ApiError> {
     let query = RATE_LISTING.parse(req.query_string())?;
-    let total: i64 = RATE_LISTING.count_query(&query)?.build_query_scalar().fetch_one(&ctx.db).await?;
-    let ids: Vec<Uuid> = RATE_LISTING.page_query(&query)?.build_query_scalar().fetch_all(&ctx.db).await?;
+    let (total, ids) = RATE_LISTING.page_ids(&ctx.db, &query).await?;
     let rows: Vec<RateRow> = sqlx::query_as(select_rate!("WHERE r.id = ANY($1)")).bind(&ids).fetch_all(&ctx.db).await?;
     // Back into the page's order.
     let page = ids.iter().filter_map(|id| rows.iter().find(|row| row.id == *id)).map(render_rate).collect();
@@ -467,10 +462,7 @@ async fn get_rate(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("No appliedCustomerBillingRate with id '{id}'.")))?;
     let doc = render_rate(&row);
-    Ok(HttpResponse::Ok().json(match &query.fields {
-        Some(fields) => bss_tmf::query::project(doc, fields),
-        None => doc,
-    }))
+    Ok(crate::listing::single(doc, &query))
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -9,7 +9,16 @@
 use bss_common::ApiError;
 use bss_tmf::query::{self, ListQuery, Op, Paging};
 use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
+
+/// The 200 of a read by id: the document, projected to `fields=` when the query asks.
+pub fn single(document: Value, query: &ListQuery) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok().json(match &query.fields {
+        Some(fields) => query::project(document, fields),
+        None => document,
+    })
+}
 
 /// The SQL type of a listable attribute's column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +123,13 @@ impl Listing {
             builder.push(")");
         }
         Ok(())
+    }
+
+    /// How many rows match the query, and the ids of the page asked for, in order.
+    pub async fn page_ids(&self, db: &sqlx::PgPool, query: &ListQuery) -> Result<(i64, Vec<uuid::Uuid>), ApiError> {
+        let total: i64 = self.count_query(query)?.build_query_scalar().fetch_one(db).await?;
+        let ids = self.page_query(query)?.build_query_scalar().fetch_all(db).await?;
+        Ok((total, ids))
     }
 
     /// `SELECT count(*) …` of the filters.

@@ -261,8 +261,7 @@ static ON_DEMAND_LISTING: Listing = Listing {
 
 async fn list(req: HttpRequest, ctx: web::Data<ServiceContext>) -> Result<HttpResponse, ApiError> {
     let query = ON_DEMAND_LISTING.parse(req.query_string())?;
-    let total: i64 = ON_DEMAND_LISTING.count_query(&query)?.build_query_scalar().fetch_one(&ctx.db).await?;
-    let ids: Vec<Uuid> = ON_DEMAND_LISTING.page_query(&query)?.build_query_scalar().fetch_all(&ctx.db).await?;
+    let (total, ids) = ON_DEMAND_LISTING.page_ids(&ctx.db, &query).await?;
     let mut conn = ctx.db.acquire().await?;
     let mut page = Vec::with_capacity(ids.len());
     for id in ids {
@@ -285,10 +284,7 @@ async fn get(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("No customerBillOnDemand with id '{id}'.")))?;
     let doc = render(&row);
-    Ok(HttpResponse::Ok().json(match &query.fields {
-        Some(fields) => bss_tmf::query::project(doc, fields),
-        None => doc,
-    }))
+    Ok(crate::listing::single(doc, &query))
 }
 
 /// Registers `customerBillOnDemand` (POST, list, read).
