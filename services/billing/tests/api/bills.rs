@@ -46,25 +46,32 @@ async fn order_event(app: &Billing, account: &str, event_time: &str, state: &str
     order_id
 }
 
-async fn publish(app: &Billing, event_time: &str, event: Value) {
+/// Replays `fields` `times` times concurrently, then waits until billing has read past them (a later event,
+/// which the single consumer reads after them, has been applied).
+async fn replay(app: &Billing, fields: &(String, String), times: usize) {
+    futures_util::future::join_all((0..times).map(|_| xadd(app, fields))).await;
+    let sentinel = json!({"productOrder": {"id": "sentinel", "state": "inProgress", "productOrderItem": []}});
+    publish(app, "2026-01-01T00:00:00Z", sentinel).await;
+}
+
+/// Publishes an order event as the order service does and waits until billing has applied it; returns the
+/// entry's fields, so a test can replay them.
+async fn publish(app: &Billing, event_time: &str, event: Value) -> (String, String) {
     let event_id = uuid::Uuid::new_v4().to_string();
     let payload = json!({"eventId": event_id, "eventTime": event_time, "eventType": "ProductOrderStateChangeEvent",
                          "event": event});
+    let fields = (event_id, payload.to_string());
+    xadd(app, &fields).await;
+    wait_processed(app, &fields.0).await;
+    fields
+}
+
+async fn xadd(app: &Billing, (event_id, payload): &(String, String)) {
     let redis = RedisPool::new(&app.context.settings.redis).unwrap();
     let stream = app.context.redis.key("events:order");
-    redis
-        .query::<redis::Value>(
-            redis::cmd("XADD")
-                .arg(&stream)
-                .arg("*")
-                .arg("eventId")
-                .arg(&event_id)
-                .arg("payload")
-                .arg(payload.to_string()),
-        )
-        .await
-        .unwrap();
-    wait_processed(app, &event_id).await;
+    let mut command = redis::cmd("XADD");
+    command.arg(&stream).arg("*").arg("eventId").arg(event_id).arg("payload").arg(payload);
+    redis.query::<redis::Value>(&command).await.unwrap();
 }
 
 async fn wait_processed(app: &Billing, event_id: &str) {
@@ -209,9 +216,18 @@ async fn a_product_started_on_the_tenth_is_prorated_on_its_first_bill_and_the_bi
 async fn running_the_same_bill_run_many_times_in_parallel_and_replaying_events_changes_nothing_after_the_first() {
     let app = spawn().await;
     let account = account(&app, "Europe/Paris", 1).await;
-    order_event(&app, &account, "2026-01-10T09:00:00Z", "completed", vec![("completed", monthly("50.00"))]).await;
+    let order = json!({"productOrder": {"id": "o-replayed", "state": "completed", "billingAccount": {"id": account},
+        "relatedParty": [{"id": app.customer_id, "role": "Customer"}],
+        "productOrderItem": [{"id": "1", "action": "add", "state": "completed", "itemPrice": monthly("50.00")}]}});
+    let fields = publish(&app, "2026-01-10T09:00:00Z", order.clone()).await;
     bill_run(&app, "2026-02-01", &account).await;
     let first = billing_state(&app).await;
+
+    // The same entry replayed, and the same completed order published again as a new event.
+    replay(&app, &fields, 8).await;
+    publish(&app, "2026-01-10T09:00:01Z", order).await;
+    bill_run(&app, "2026-02-01", &account).await;
+    assert_eq!(billing_state(&app).await, first, "replayed order events changed the billing state");
 
     let runs = (0..12).map(|_| bill_run(&app, "2026-02-01", &account));
     let summaries = futures_util::future::join_all(runs).await;
