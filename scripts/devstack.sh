@@ -8,6 +8,7 @@
 #
 # Usage: scripts/devstack.sh <command> [args]
 #   deps        ensure PostgreSQL server binaries, redis-server and curl are installed (quiet when they are)
+#   apt-install PKG...  install Debian packages (as root or with password-less sudo); used by other scripts
 #   infra-up    start (initialising on first use) PostgreSQL and Redis; idempotent
 #   infra-down  stop Redis and PostgreSQL, keeping their data
 #   env         print `export` lines for the stack:  eval "$(scripts/devstack.sh env)"
@@ -903,6 +904,7 @@ main() {
   (($# > 0)) && shift
   case $cmd in
     deps) cmd_deps ;;
+    apt-install) apt_install "$@" ;;
     infra-up) cmd_infra_up ;;
     infra-down) cmd_infra_down ;;
     env) cmd_env ;;
