@@ -78,7 +78,7 @@ impl Env {
         self.get(name).ok_or_else(|| ConfigError::new(name, "is required but not set"))
     }
 
-    fn parse_or<T: FromStr>(&self, name: &str, default: T) -> Result<T, ConfigError>
+    pub(crate) fn parse_or<T: FromStr>(&self, name: &str, default: T) -> Result<T, ConfigError>
     where
         T::Err: fmt::Display,
     {
@@ -458,7 +458,8 @@ impl Settings {
     }
 }
 
-fn database_settings(env: &Env) -> Result<DatabaseSettings, ConfigError> {
+/// The database settings alone: what the `migrate` subcommand needs, without the secrets of the HTTP side.
+pub fn database_settings(env: &Env) -> Result<DatabaseSettings, ConfigError> {
     let url = match env.get("DATABASE_URL") {
         Some(_) => parse_url(env, "DATABASE_URL", &["postgres", "postgresql"])?,
         None => {

@@ -31,8 +31,10 @@ pub async fn run_service<F>(spec: &'static ServiceSpec, routes: F) -> anyhow::Re
 where
     F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
 {
-    if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-        std::process::exit(healthcheck());
+    match std::env::args().nth(1).as_deref() {
+        Some("healthcheck") => std::process::exit(healthcheck()),
+        Some("migrate") => std::process::exit(migrate_and_exit(spec).await),
+        _ => {}
     }
     let telemetry = telemetry::init(spec.name);
     let settings = config::Settings::from_env(&config::Env::from_process())
@@ -54,6 +56,48 @@ where
     }
     telemetry.shutdown();
     outcome
+}
+
+/// `<service> migrate`: applies the common and the service's migrations (under sqlx's advisory lock) and exits
+/// 0, for operators who run migrations as a job before an upgrade and start the service with
+/// `RUN_MIGRATIONS=false`. Reads only the database settings; waits up to `MIGRATE_TIMEOUT_SECS` (default 300)
+/// for the database to answer; exit 1 when migrations fail or time out, 2 on a bad setting.
+async fn migrate_and_exit(spec: &'static ServiceSpec) -> i32 {
+    let telemetry = telemetry::init(spec.name);
+    let env = config::Env::from_process();
+    let settings = config::database_settings(&env).and_then(|database| {
+        let timeout = env.parse_or("MIGRATE_TIMEOUT_SECS", 300u64)?;
+        Ok((database, std::time::Duration::from_secs(timeout)))
+    });
+    let code = match settings {
+        Err(e) => {
+            eprintln!("{}: {e}", spec.name);
+            2
+        }
+        Ok((database, timeout)) => match db::connect(&database, spec.schema) {
+            Err(e) => {
+                eprintln!("{}: {e:#}", spec.name);
+                2
+            }
+            Ok(pool) => {
+                let stop = tokio_util::sync::CancellationToken::new();
+                let deadline = stop.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(timeout).await;
+                    deadline.cancel();
+                });
+                if db::migrate_until_done(&pool, spec.schema, spec.migrator, &stop).await {
+                    0
+                } else {
+                    tracing::error!(timeout_secs = timeout.as_secs(), "migrations did not complete in time");
+                    eprintln!("{}: migrations did not complete within {}s", spec.name, timeout.as_secs());
+                    1
+                }
+            }
+        },
+    };
+    telemetry.shutdown();
+    code
 }
 
 /// `<service> healthcheck`: exit 0 when `/live` on `PORT` answers 200. For container HEALTHCHECKs in images

@@ -39,8 +39,15 @@ pub const BILL_RUNS_TOTAL: &str = "bss_oss_bill_runs_total";
 pub const BILLS_ISSUED_TOTAL: &str = "bss_oss_bills_issued_total";
 /// Billing: tax-included amounts of issued bills in minor units, by `currency`.
 pub const BILLED_AMOUNT_MINOR_TOTAL: &str = "bss_oss_billed_amount_minor_total";
-/// Billing: order events applied by the order-event consumer, by `outcome` (`applied`, `duplicate`, `dead_lettered`).
+/// Billing: order events handled by the order-event consumer, by `outcome` (`applied`, `duplicate`, `malformed`,
+/// `unresolvable`, `dead_lettered`).
 pub const EVENTS_CONSUMED_TOTAL: &str = "bss_oss_events_consumed_total";
+/// Billing: entries of the order stream not yet delivered to the billing consumer group, by `stream`, `group`.
+pub const CONSUMER_LAG: &str = "bss_oss_consumer_lag";
+/// Billing: entries delivered to the billing consumer group and not yet acknowledged, by `stream`, `group`.
+pub const CONSUMER_PENDING: &str = "bss_oss_consumer_pending";
+/// Order: orders entering a TMF622 state (creation counts as entering `acknowledged`), by `state`.
+pub const ORDER_STATE_TRANSITIONS_TOTAL: &str = "bss_oss_order_state_transitions_total";
 
 /// Latency buckets in seconds: fine below 100 ms where a healthy BSS read lives, coarse up to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -90,6 +97,9 @@ fn describe() {
     describe_counter!(BILLS_ISSUED_TOTAL, "Customer bills issued (bill number allocated), by category.");
     describe_counter!(BILLED_AMOUNT_MINOR_TOTAL, "Tax-included amount of issued bills in minor units, by currency.");
     describe_counter!(EVENTS_CONSUMED_TOTAL, "Order events handled by the billing consumer, by outcome.");
+    describe_gauge!(CONSUMER_LAG, "Order-stream entries not yet delivered to the billing consumer group.");
+    describe_gauge!(CONSUMER_PENDING, "Order-stream entries delivered to the billing group and not yet acknowledged.");
+    describe_counter!(ORDER_STATE_TRANSITIONS_TOTAL, "Product orders entering a TMF622 state, by state.");
     describe_counter!(
         LISTENER_DELIVERIES_TOTAL,
         "Event deliveries to /hub listeners, by outcome: delivered, retry (will be tried again) or failed (given up)."

@@ -9,7 +9,7 @@
 use crate::otlp::OtlpReceiver;
 use crate::process::ServiceProcess;
 use crate::proxy::{TcpProxy, host_port, via};
-use crate::{TestApp, claims, sign, token};
+use crate::{TestApp, claims, metric_value, sign, token};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use bss_common::ServiceContext;
 use bss_common::auth::{ALL_SCOPES, Principal};
@@ -248,14 +248,6 @@ pub async fn redis_outage_keeps_the_service_ready_and_degraded_until_it_recovers
         assert!(tokio::time::Instant::now() < deadline, "Redis never recovered: {report}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|line| line.starts_with(name) && !line.starts_with('#'))
-        .filter(|line| labels.iter().all(|(k, v)| line.contains(&format!("{k}=\"{v}\""))))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 pub async fn metrics_count_requests_by_matched_route_with_help_text(subject: Subject) {
@@ -797,6 +789,54 @@ pub async fn a_bad_setting_stops_start_up_naming_the_variable(subject: Subject) 
     }
 }
 
+/// `<service> migrate` applies the common and the service's migrations with only the database settings (no
+/// JWT secret), is idempotent, and a service started with `RUN_MIGRATIONS=false` on that schema becomes
+/// ready. An unreachable database ends it with exit 1 after `MIGRATE_TIMEOUT_SECS`; no database setting
+/// with exit 2, naming the variable.
+pub async fn the_migrate_subcommand_applies_migrations_once_for_a_service_that_skips_them(subject: Subject) {
+    let database_url = crate::fresh_database().await;
+    let database_only = vec![("DATABASE_URL".to_owned(), database_url.clone())];
+    let migrations_applied = || async {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database_url).await.expect("connects");
+        let mut counts = Vec::new();
+        for table in ["_bss_common_migrations", "_sqlx_migrations"] {
+            // The schema is the service's static name and the table a constant above; neither is input.
+            let sql = format!("SELECT count(*) FROM \"{}\".{table} WHERE success", subject.spec.schema);
+            let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await.expect("counted");
+            counts.push(count as usize);
+        }
+        counts
+    };
+    let expected = vec![bss_common::db::COMMON_MIGRATOR.iter().count(), subject.spec.migrator.iter().count()];
+    for round in ["first", "second"] {
+        let mut process = ServiceProcess::spawn_with_args(subject.binary, &["migrate"], &database_only);
+        let status = process.wait_exit(Duration::from_secs(60)).expect("migrate exits");
+        assert_eq!(status.code(), Some(0), "{round} migrate: {}", process.output().join("\n"));
+        assert_eq!(migrations_applied().await, expected, "{round} migrate: applied migrations");
+    }
+
+    let app = TestApp::spawn_on_database(subject.spec, subject.routes, &database_url, |env| {
+        env.set("RUN_MIGRATIONS", "false");
+    })
+    .await;
+    let hub = format!("{}/hub", subject.spec.base_paths[0]);
+    assert_eq!(app.get_authorized(&hub).await.status(), 200, "the migrated schema serves {hub}");
+    app.stop().await.expect("stops");
+
+    let unreachable = vec![
+        ("DATABASE_URL".to_owned(), "postgres://bss:bss@127.0.0.1:9/bss".to_owned()),
+        ("MIGRATE_TIMEOUT_SECS".to_owned(), "1".to_owned()),
+    ];
+    let mut process = ServiceProcess::spawn_with_args(subject.binary, &["migrate"], &unreachable);
+    let status = process.wait_exit(Duration::from_secs(20)).expect("gives up after its timeout");
+    assert_eq!(status.code(), Some(1), "unreachable database: {}", process.output().join("\n"));
+
+    let mut process = ServiceProcess::spawn_with_args(subject.binary, &["migrate"], &[]);
+    let status = process.wait_exit(Duration::from_secs(10)).expect("exits at once");
+    assert_eq!(status.code(), Some(2));
+    assert!(process.output().join("\n").contains("DATABASE_URL"), "names the variable");
+}
+
 /// Expands every check into a `#[tokio::test]` for one service.
 #[macro_export]
 macro_rules! runtime_conformance {
@@ -821,6 +861,7 @@ macro_rules! runtime_conformance {
                 writes_are_audited_and_old_records_purged,
                 sigterm_drains_in_flight_requests_and_exits_cleanly,
                 a_bad_setting_stops_start_up_naming_the_variable,
+                the_migrate_subcommand_applies_migrations_once_for_a_service_that_skips_them,
                 a_registered_listener_and_the_stream_receive_each_committed_event_with_its_full_payload,
                 hub_registrations_are_created_listed_fetched_and_deleted_and_bad_ones_get_tmf_errors,
                 private_callbacks_are_refused_unless_the_setting_allows_them,

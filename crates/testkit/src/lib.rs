@@ -61,6 +61,17 @@ fn replace_database_name(url: &str, name: &str) -> String {
     }
 }
 
+/// The sum of the samples of metric `name` whose labels include all of `labels`, in Prometheus text `text`
+/// (0 when there is none).
+pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter(|line| line.split(['{', ' ']).next() == Some(name))
+        .filter(|line| labels.iter().all(|(k, v)| line.contains(&format!("{k}=\"{v}\""))))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Where [`test_env`] points the peer URLs a service requires: the discard port on loopback, never listened on.
 pub const PLACEHOLDER_PEER: &str = "http://127.0.0.1:9";
 

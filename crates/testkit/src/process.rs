@@ -21,8 +21,14 @@ pub fn free_port() -> u16 {
 impl ServiceProcess {
     /// Starts `binary` with exactly `env` (plus `PATH`) and `PORT` set to a free port.
     pub fn spawn(binary: &str, env: &[(String, String)]) -> ServiceProcess {
+        Self::spawn_with_args(binary, &[], env)
+    }
+
+    /// [`ServiceProcess::spawn`] with command-line arguments (a subcommand such as `migrate`).
+    pub fn spawn_with_args(binary: &str, args: &[&str], env: &[(String, String)]) -> ServiceProcess {
         let port = free_port();
         let mut command = Command::new(binary);
+        command.args(args);
         command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("PORT", port.to_string());
         for (k, v) in env {
             command.env(k, v);

@@ -184,6 +184,8 @@ pub struct PublishedEvent {
     pub event_type: String,
     pub resource_type: String,
     pub resource_id: String,
+    /// The whole TMF event as published (`{eventId, eventType, event: {<resource>: …}}`).
+    pub payload: Value,
 }
 
 /// What a service adds to the event machinery.
@@ -460,6 +462,7 @@ async fn after_publish(ctx: &ServiceContext, hook: Option<&PublishedHook>, rows:
                 event_type: row.event_type,
                 resource_type: row.resource_type,
                 resource_id: row.resource_id,
+                payload: row.payload.0,
             };
             if tokio::time::timeout(HOOK_TIMEOUT, hook(event)).await.is_err() {
                 tracing::warn!(event_id = %row.event_id, "published-event hook timed out");

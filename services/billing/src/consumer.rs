@@ -130,7 +130,8 @@ async fn round(ctx: &ServiceContext, state: &mut State) -> anyhow::Result<()> {
     }
     if state.last_claim.is_none_or(|at| at.elapsed() >= settings.claim_idle) {
         state.last_claim = Some(Instant::now());
-        return claim(ctx, &stream).await;
+        claim(ctx, &stream).await?;
+        return report_lag(ctx, &stream).await;
     }
     // The connection's own response timeout is `REDIS_TIMEOUT_MS`: a longer BLOCK would be cut off by it.
     let block = MAX_BLOCK.min(settings.claim_idle).min(ctx.redis.timeout() / 2);
@@ -219,15 +220,54 @@ async fn handle(ctx: &ServiceContext, stream: &str, entry: &Entry) -> anyhow::Re
         Ok(event) => event,
         Err(reason) => {
             tracing::warn!(entry = %entry.id, reason = %reason, "order event cannot be applied; left pending");
+            count_consumed("malformed");
             return Ok(());
         }
     };
     let outcome = apply(ctx, &event).await.with_context(|| format!("applying order event {}", event.event_id))?;
-    if let Outcome::Unresolvable(reason) = outcome {
-        tracing::warn!(entry = %entry.id, event = %event.event_id, reason = %reason, "order event cannot be applied; left pending");
-        return Ok(());
+    match outcome {
+        Outcome::Applied => count_consumed("applied"),
+        Outcome::AlreadyApplied => count_consumed("duplicate"),
+        Outcome::Unresolvable(reason) => {
+            tracing::warn!(entry = %entry.id, event = %event.event_id, reason = %reason, "order event cannot be applied; left pending");
+            count_consumed("unresolvable");
+            return Ok(());
+        }
     }
     ack(ctx, stream, &entry.id).await
+}
+
+/// `bss_oss_events_consumed_total{outcome}`: `applied`, `duplicate` (already in `processed_event`),
+/// `malformed` and `unresolvable` (left pending), `dead_lettered`.
+fn count_consumed(outcome: &'static str) {
+    metrics::counter!(bss_common::metrics::EVENTS_CONSUMED_TOTAL, "service" => "billing", "outcome" => outcome)
+        .increment(1);
+}
+
+/// Sets `bss_oss_consumer_lag` (entries not yet delivered to the group) and `bss_oss_consumer_pending`
+/// (delivered, not acknowledged) from `XINFO GROUPS`. Redis leaves `lag` nil when it cannot tell (after
+/// deletions in the stream): the gauge then keeps its last value rather than claiming zero.
+async fn report_lag(ctx: &ServiceContext, stream: &str) -> anyhow::Result<()> {
+    let mut cmd = redis::cmd("XINFO");
+    cmd.arg("GROUPS").arg(stream);
+    let reply = query(ctx, &cmd, Duration::ZERO).await?;
+    for group in elements(&reply) {
+        let fields = elements(&group);
+        let field = |name: &str| {
+            fields.chunks(2).find(|pair| text(&pair[0]).as_deref() == Some(name)).and_then(|pair| pair.get(1)).and_then(text)
+        };
+        if field("name").as_deref() != Some(GROUP) {
+            continue;
+        }
+        let labels = [("service", "billing"), ("stream", "order"), ("group", GROUP)];
+        if let Some(pending) = field("pending").and_then(|n| n.parse::<f64>().ok()) {
+            metrics::gauge!(bss_common::metrics::CONSUMER_PENDING, &labels).set(pending);
+        }
+        if let Some(lag) = field("lag").and_then(|n| n.parse::<f64>().ok()) {
+            metrics::gauge!(bss_common::metrics::CONSUMER_LAG, &labels).set(lag);
+        }
+    }
+    Ok(())
 }
 
 async fn ack(ctx: &ServiceContext, stream: &str, id: &str) -> anyhow::Result<()> {
@@ -269,6 +309,7 @@ async fn dead_letter(ctx: &ServiceContext, stream: &str, entry: &Entry, deliveri
     match sent {
         Ok(Ok(_)) => {
             tracing::error!(entry = %entry.id, deliveries, "order event dead-lettered after too many deliveries");
+            count_consumed("dead_lettered");
             Ok(())
         }
         Ok(Err(e)) => Err(e).context("dead-lettering failed"),

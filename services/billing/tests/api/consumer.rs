@@ -402,6 +402,30 @@ async fn replaying_the_order_events_many_times_concurrently_changes_nothing() {
     let customer = before.0[0]["customer_id"].as_str().unwrap();
     let account = assert_one_default_account(&billing, customer).await;
     assert!(before.0.iter().all(|p| p["billing_account_id"] == account));
+
+    // The metrics tell the same story: each event applied once, every replay a duplicate, nothing left
+    // behind; and the order service (same process, same recorder) counted the order's states once each.
+    let consumed = |text: &str, outcome: &str| {
+        bss_testkit::metric_value(text, "bss_oss_events_consumed_total", &[("service", "billing"), ("outcome", outcome)])
+    };
+    let text = billing.metrics_text().await;
+    assert_eq!(consumed(&text, "applied"), originals.len() as f64, "{text}");
+    assert_eq!(consumed(&text, "duplicate"), (originals.len() * 5) as f64);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        // Reported after each claim round (every 100 ms here).
+        let text = billing.metrics_text().await;
+        let gauge = |name: &str| text.lines().any(|l| l.starts_with(&format!("{name}{{")) && l.ends_with(" 0"));
+        if gauge("bss_oss_consumer_lag") && gauge("bss_oss_consumer_pending") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "lag and pending never reported as 0:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for state in ["acknowledged", "inProgress", "completed"] {
+        let labels = [("service", "order"), ("state", state)];
+        assert_eq!(bss_testkit::metric_value(&text, "bss_oss_order_state_transitions_total", &labels), 1.0, "{state}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -471,6 +495,11 @@ async fn a_poison_entry_is_dead_lettered_after_the_maximum_deliveries_and_does_n
     assert_eq!(fields["deliveries"], "4");
     let processed = billing_state(&billing).await.1;
     assert!(!processed.contains(&poison_event));
+    let text = billing.metrics_text().await;
+    let labels = [("service", "billing"), ("outcome", "dead_lettered")];
+    assert_eq!(bss_testkit::metric_value(&text, "bss_oss_events_consumed_total", &labels), 1.0);
+    let labels = [("service", "billing"), ("outcome", "malformed")];
+    assert_eq!(bss_testkit::metric_value(&text, "bss_oss_events_consumed_total", &labels), 3.0, "one per delivery");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
