@@ -10,7 +10,8 @@ ARGS ?=
 # Scopes for `make token`: make token SCOPES='catalog:read order:write'
 SCOPES ?=
 
-.PHONY: help run up down status env token test build fmt lint clean-dev deps infra-up infra-down
+.PHONY: help run up down status env token test build fmt lint clean-dev deps infra-up infra-down deploy-check k8s \
+	backup restore
 
 help: ## list the targets
 	@echo "Targets:"
@@ -41,6 +42,18 @@ test: ## workspace tests (cargo nextest) against the local PostgreSQL/Redis, the
 
 build: ## cargo build --bins (debug)
 	@$(DEVSTACK) build
+
+deploy-check: ## offline checks of Dockerfiles, compose, Helm charts, deploy/k8s, dashboards, alert rules, workflows
+	@bash scripts/check-deploy.sh
+
+k8s: ## regenerate deploy/k8s (and the chart's copies of rules and dashboards) from the Helm chart
+	@eval "$$(bash scripts/deploy-tools.sh)" && python scripts/helm/gen-k8s.py
+
+backup: ## dump the local stack's database to backups/ (FILE=path to choose; DATABASE_URL for another one)
+	@bash scripts/backup.sh $(FILE)
+
+restore: ## restore a dump into the local stack's database, replacing its data: make restore FILE=backups/….dump
+	@bash scripts/restore.sh --yes $(FILE)
 
 fmt: ## format the code
 	cargo fmt --all

@@ -19,7 +19,7 @@
 #   status      show what runs
 #   token       print a bearer token for the local stack (SCOPES="catalog:read ..." to narrow it)
 #   test [ARGS] deps + infra-up, drop leftover test_* databases, cargo nextest run --workspace ARGS,
-#               then scripts/test-stack-lifecycle.sh
+#               then scripts/test-stack-lifecycle.sh and scripts/test-backup-restore.sh
 #   clean       down, then remove $BSS_DEV_DIR (and a relocated PostgreSQL directory, see below)
 #
 # Settings (environment):
@@ -872,16 +872,19 @@ cmd_test() {
   cmd_infra_up
   drop_test_databases
   stack_env
-  local rc_unit=0 rc_life=0
+  local rc_unit=0 rc_life=0 rc_backup=0
   cd "$REPO"
   ensure_nextest
   log "cargo nextest run --workspace --no-fail-fast $*"
   cargo nextest run --workspace --no-fail-fast "$@" || rc_unit=$?
   log "scripts/test-stack-lifecycle.sh"
   bash "$REPO/scripts/test-stack-lifecycle.sh" || rc_life=$?
-  log "workspace tests: $([[ $rc_unit == 0 ]] && echo passed || echo "FAILED (exit $rc_unit)");" \
-    "stack lifecycle: $([[ $rc_life == 0 ]] && echo passed || echo "FAILED (exit $rc_life)")"
-  ((rc_unit == 0 && rc_life == 0))
+  log "scripts/test-backup-restore.sh"
+  bash "$REPO/scripts/test-backup-restore.sh" || rc_backup=$?
+  outcome() { if [[ $1 == 0 ]]; then echo passed; else echo "FAILED (exit $1)"; fi; }
+  log "workspace tests: $(outcome $rc_unit); stack lifecycle: $(outcome $rc_life);" \
+    "backup and restore: $(outcome $rc_backup)"
+  ((rc_unit == 0 && rc_life == 0 && rc_backup == 0))
 }
 
 cmd_clean() {
