@@ -1,105 +1,134 @@
 #!/usr/bin/env bash
-# restore.sh — restore an archive of scripts/backup.sh into the BSS database, REPLACING its data.
+# restore.sh — replace the BSS database's contents with a scripts/backup.sh archive, all or nothing.
 #
-# Usage: scripts/restore.sh --yes [--drop-schemas] FILE           (make restore FILE=backups/….dump)
-#   --yes           required: the restore drops and recreates every object in the archive (schemas, tables,
-#                   sequences)
-#   --drop-schemas  also drop what is in the archive's schemas but not in the archive (see below)
-#   FILE            a pg_dump custom-format archive (scripts/backup.sh)
+# Usage: scripts/restore.sh [--yes] FILE [-- PG_RESTORE_ARGS...]          (make restore FILE=path)
+#   FILE   a custom-format archive written by scripts/backup.sh (pg_dump -Fc)
+#   --yes  do not ask. Without it the script asks for the database's name on a terminal, and refuses to run
+#          when there is none (CI, pipes): a restore drops and recreates every object the archive holds.
+# Exit status: 0 restored; 1 failed or refused (the database is unchanged); 2 usage (no FILE).
 #
-# Database: DATABASE_URL from the environment, else the local stack's (scripts/devstack.sh env). Stop the
-# services (or scale them to zero) first: the restore takes exclusive locks on every table it replaces.
+# The target database is chosen exactly as scripts/backup.sh chooses it: DATABASE_URL, else DATABASE_HOST/…,
+# else the local stack's (scripts/devstack.sh env). The database must exist (an empty one is fine).
 #
-# The archive is checked with `pg_restore --list` first, then restored with
-#   pg_restore --clean --if-exists --no-owner --single-transaction --exit-on-error
-# so the whole restore is one transaction: a damaged or truncated archive, or any error, rolls everything back
-# and the database stays exactly as it was. Exit status: 0 restored, 1 failed (nothing changed), 2 usage.
-#
-# --clean drops only what the archive holds. Objects created after the backup survive, and when one sits in a
-# schema of the archive (a table a later migration added) the DROP SCHEMA fails and the restore is refused,
-# rolled back. To go back to such an older backup use --drop-schemas: every schema of the archive is dropped with
-# CASCADE and then restored, all in one transaction (pg_restore writes the SQL to a temporary file first, which
-# psql --single-transaction then runs, so a damaged archive still changes nothing).
+# How, and why so:
+#   1. The whole archive is read first (table of contents and every data block, as backup.sh verifies), so a
+#      truncated or corrupt file is refused before anything is touched.
+#   2. In ONE transaction: every schema the archive holds is dropped (CASCADE: also tables created after the
+#      backup, e.g. by a newer migration, which would otherwise make pg_restore --clean fail), then the script of
+#      pg_restore --clean --if-exists --no-owner recreates the objects and loads the rows. A restore that fails
+#      half-way (a missing role in a GRANT, a lock it cannot get, a full disk, an archive that stops reading)
+#      rolls back and the database is exactly as before. (pg_restore --single-transaction itself cannot run the
+#      schema drops in its transaction, so the script goes through psql between our own BEGIN and COMMIT.)
+#      --no-owner: objects belong to the restoring role, so a dump of one environment restores into another.
+#      Schemas the archive does not hold (created after the backup) are left alone, and named.
+#   3. lock_timeout (BSS_RESTORE_LOCK_TIMEOUT, default 60s): a running service holding locks makes the restore
+#      fail (and roll back) instead of waiting for ever. Stop the services first (or scale them to zero).
+# Redis is not in the backup: after a restore, restart the services so caches and idempotency keys of the
+# replaced data are not served (the local stack's Redis keeps no data: make infra-down && make infra-up).
 set -euo pipefail
 
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The connection and client-lookup helpers (bk_*) of backup.sh; sourcing it runs nothing.
+# shellcheck source=backup.sh
+source "$REPO/scripts/backup.sh"
 BK_NAME=restore
-# shellcheck source=scripts/backup.sh
-source "$(dirname "${BASH_SOURCE[0]}")/backup.sh"
 
-usage() {
-  echo "usage: scripts/restore.sh --yes [--drop-schemas] FILE   (replaces the data of the database in DATABASE_URL," \
-    "default: the local stack's)" >&2
+yes=0 file=""
+extra=()
+while (($#)); do
+  arg=$1
+  shift
+  case $arg in
+    -y | --yes) yes=1 ;;
+    -h | --help)
+      sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"
+      exit 0
+      ;;
+    --)
+      extra=("$@")
+      break
+      ;;
+    -*) bk_die "unknown option $arg (pg_restore options go after --)" ;;
+    *)
+      [[ -z $file ]] || bk_die "one FILE only"
+      file=$arg
+      ;;
+  esac
+done
+if [[ -z $file ]]; then
+  echo "restore: which archive? usage: scripts/restore.sh [--yes] FILE   (make restore FILE=backups/bss-….dump)" >&2
   exit 2
-}
+fi
+[[ -f $file && -r $file ]] || bk_die "$file is not a readable file"
 
-restore_main() {
-  local yes="" file="" drop=""
-  while (($#)); do
-    case $1 in
-      --yes) yes=1 ;;
-      --drop-schemas) drop=1 ;;
-      -h | --help)
-        sed -n '2,/^set -euo pipefail/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"
-        return 0
-        ;;
-      -*)
-        echo "restore: unknown option $1" >&2
-        usage
-        ;;
-      *)
-        if [[ -n $file ]]; then
-          echo "restore: one FILE only" >&2
-          usage
-        fi
-        file=$1
-        ;;
-    esac
-    shift
-  done
-  if [[ -z $file ]]; then
-    echo "restore: no FILE given" >&2
-    usage
+bk_connection
+bk_find_client
+
+# 1. The archive reads back completely, and this server and pg_restore can take it.
+entries=$(bk_verify "$file") ||
+  bk_die "$file is not a complete pg_dump custom-format archive (truncated or corrupt); the database was not touched"
+header=$("$PG_CLIENT_BIN/pg_restore" --list "$file")
+dumped_from=$(sed -n 's/^;[[:space:]]*Dumped from database version: \([0-9]*\).*/\1/p' <<<"$header")
+dumped_db=$(sed -n 's/^;[[:space:]]*dbname: //p' <<<"$header")
+if [[ -n $dumped_from ]] && ((dumped_from > BK_SERVER_MAJOR)); then
+  bk_die "$file was dumped from PostgreSQL $dumped_from; restoring into the older $BK_SERVER_MAJOR is not supported"
+fi
+
+db=$(bk_psql -c 'SELECT current_database()')
+target=$(bk_redacted)
+
+# 2. Confirmation.
+if ((!yes)); then
+  if [[ -t 0 && -t 2 ]]; then
+    printf 'restore: this replaces every object of the archive %s (database %s) in database %s (%s).\n' \
+      "$file" "${dumped_db:-?}" "$db" "$target" >&2
+    printf 'restore: type the database name (%s) to go on: ' "$db" >&2
+    read -r answer || answer=""
+    [[ $answer == "$db" ]] || bk_die "not confirmed; nothing was changed"
+  else
+    bk_die "refusing to replace database $db ($target) without --yes (no terminal to ask on); nothing was changed"
   fi
-  if [[ -z $yes ]]; then
-    echo "restore: refusing to replace the database's data without --yes" >&2
-    usage
-  fi
-  [[ -f $file && -r $file ]] || bk_die "$file is not a readable file"
+fi
 
-  bk_setup
-  local entries
-  entries=$(bk_list "$file") || bk_die "$file is not a readable pg_dump custom-format archive (pg_restore --list); nothing changed"
-  bk_log "restoring $file ($entries entries) into $(bk_target) (PostgreSQL $BK_SERVER_MAJOR) in one transaction"
-  local start=$SECONDS
-  if [[ -n $drop ]]; then
-    restore_dropping_schemas "$file"
-  elif ! "$PG_BIN/pg_restore" --clean --if-exists --no-owner --single-transaction --exit-on-error \
-    --no-password -d "$BK_URL" "$file"; then
-    bk_die "pg_restore failed; the transaction was rolled back and $(bk_target) is unchanged"
-  fi
-  bk_log "restored $file into $(bk_target) ($((SECONDS - start))s)"
+# Schemas the archive holds are replaced as a whole: dropped (CASCADE) and recreated from the archive. pg_restore
+# --clean alone drops only the objects the archive names, so a table created after the backup (a newer
+# migration: the usual reason to go back to a backup) would make its DROP SCHEMA fail and the restore impossible.
+mapfile -t archive_schemas < <(awk '$4 == "SCHEMA" && $5 == "-" && (NF == 6 || NF == 7) { print $6 }' <<<"$header" | sort -u)
+archive_tables=$(awk '$4 == "TABLE" && $5 != "-" { print $5 "." $6 }' <<<"$header" | sort -u)
+db_tables=$(bk_psql -c "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                        WHERE c.relkind IN ('r', 'p') AND n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'" | sort -u)
+newer_tables="" other_tables=""
+while IFS= read -r t; do
+  [[ -n $t ]] || continue
+  if printf '%s\n' "${archive_schemas[@]}" | grep -qxF -- "${t%%.*}"; then newer_tables+=" $t"; else other_tables+=" $t"; fi
+done < <(comm -23 <(printf '%s\n' "$db_tables") <(printf '%s\n' "$archive_tables"))
+[[ -z $newer_tables ]] ||
+  bk_log "note: not in the archive, dropped with their schema:$newer_tables"
+[[ -z $other_tables ]] ||
+  bk_log "note: in schemas the archive does not have, left as they are:$other_tables"
+others=$(bk_psql -c "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+((others == 0)) ||
+  bk_log "note: $others other session(s) on $db (services running?); a lock they hold makes the restore fail after" \
+    "${BSS_RESTORE_LOCK_TIMEOUT:-60s}, changing nothing"
+
+# 3. One transaction: BEGIN, the schema drops, pg_restore's script (--clean --if-exists --no-owner), COMMIT — sent
+# only once pg_restore has written all of it, so an archive that fails to read half-way, or any statement that
+# fails (psql stops at the first error), leaves the transaction open and the server rolls it back.
+bk_log "restoring $file ($entries archive entries, from database ${dumped_db:-?}) into $target with $PG_CLIENT_BIN/pg_restore"
+start=$SECONDS
+export PGOPTIONS="${PGOPTIONS:+$PGOPTIONS }-c lock_timeout=${BSS_RESTORE_LOCK_TIMEOUT:-60s}"
+restore_script() {
+  local s
+  printf 'BEGIN;\nSET client_min_messages = warning;\n' # no NOTICE for each object a schema drop cascades to
+  for s in "${archive_schemas[@]}"; do printf 'DROP SCHEMA IF EXISTS "%s" CASCADE;\n' "${s//\"/\"\"}"; done
+  "$PG_CLIENT_BIN/pg_restore" --clean --if-exists --no-owner --file=- "${extra[@]}" "$file" || {
+    echo "restore: pg_restore could not read $file to the end" >&2
+    return 1
+  }
+  printf 'COMMIT;\n'
 }
-
-# restore_dropping_schemas FILE: DROP SCHEMA … CASCADE for each schema in FILE, then FILE, in one transaction.
-restore_dropping_schemas() {
-  local file=$1 schemas s sql
-  schemas=$("$PG_BIN/pg_restore" --list "$file" | awk '$4 == "SCHEMA" && $5 == "-" { print $6 }')
-  for s in $schemas; do
-    [[ $s =~ ^[a-z_][a-z0-9_]*$ ]] || bk_die "unexpected schema name '$s' in $file; nothing changed"
-  done
-  bk_log "dropping the archive's schemas first: $(tr '\n' ' ' <<<"${schemas:-none}")"
-  sql=$(umask 077 && mktemp "${TMPDIR:-/tmp}/bss-restore.XXXXXX.sql")
-  # shellcheck disable=SC2064 # the name is fixed now
-  trap "rm -f -- '$sql'" EXIT
-  {
-    for s in $schemas; do printf 'DROP SCHEMA IF EXISTS %s CASCADE;\n' "$s"; done
-    "$PG_BIN/pg_restore" --clean --if-exists --no-owner --exit-on-error -f - "$file" ||
-      bk_die "pg_restore cannot read all of $file; nothing changed"
-  } >"$sql"
-  "$PG_BIN/psql" -X -q -w --single-transaction -v ON_ERROR_STOP=1 -d "$BK_URL" -f "$sql" >/dev/null ||
-    bk_die "the restore failed; the transaction was rolled back and $(bk_target) is unchanged"
-  rm -f -- "$sql"
-  trap - EXIT
-}
-
-restore_main "$@"
+if ! restore_script | "$PG_CLIENT_BIN/psql" -X -q -w -v ON_ERROR_STOP=1 -d "$BK_URL" >/dev/null; then
+  bk_die "the restore failed; its transaction was rolled back and $db is unchanged"
+fi
+bk_log "restored $db from $file in $((SECONDS - start))s; restart the services (caches and idempotency keys in Redis" \
+  "describe the replaced data)"
