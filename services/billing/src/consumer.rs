@@ -254,7 +254,11 @@ async fn report_lag(ctx: &ServiceContext, stream: &str) -> anyhow::Result<()> {
     for group in elements(&reply) {
         let fields = elements(&group);
         let field = |name: &str| {
-            fields.chunks(2).find(|pair| text(&pair[0]).as_deref() == Some(name)).and_then(|pair| pair.get(1)).and_then(text)
+            fields
+                .chunks(2)
+                .find(|pair| text(&pair[0]).as_deref() == Some(name))
+                .and_then(|pair| pair.get(1))
+                .and_then(text)
         };
         if field("name").as_deref() != Some(GROUP) {
             continue;

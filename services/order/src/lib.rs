@@ -152,7 +152,10 @@ const ORDER_STATES: &[&str] = &[
 ];
 
 fn start_workers(ctx: &web::Data<ServiceContext>) {
-    bss_tmf::events::start_workers(ctx, EventsConfig { on_published: Some(std::sync::Arc::new(count_state_transition)) });
+    bss_tmf::events::start_workers(
+        ctx,
+        EventsConfig { on_published: Some(std::sync::Arc::new(count_state_transition)) },
+    );
     ctx.lifecycle.spawn_worker("order-cancellation", cancel::run_worker(ctx.clone()));
     if ctx.settings.fulfilment_mode == FulfilmentMode::Auto {
         ctx.lifecycle.spawn_worker("order-fulfilment", fulfilment::run_worker(ctx.clone()));

@@ -406,7 +406,11 @@ async fn replaying_the_order_events_many_times_concurrently_changes_nothing() {
     // The metrics tell the same story: each event applied once, every replay a duplicate, nothing left
     // behind; and the order service (same process, same recorder) counted the order's states once each.
     let consumed = |text: &str, outcome: &str| {
-        bss_testkit::metric_value(text, "bss_oss_events_consumed_total", &[("service", "billing"), ("outcome", outcome)])
+        bss_testkit::metric_value(
+            text,
+            "bss_oss_events_consumed_total",
+            &[("service", "billing"), ("outcome", outcome)],
+        )
     };
     let text = billing.metrics_text().await;
     assert_eq!(consumed(&text, "applied"), originals.len() as f64, "{text}");
