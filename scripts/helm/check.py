@@ -176,6 +176,10 @@ def check_crd(name: str, obj: dict) -> None:
         for ep in eps:
             if ep.get("port") != "http" or ep.get("path") != "/metrics":
                 fail(f"{name}: ServiceMonitor {meta['name']} endpoint is not port http, path /metrics")
+            if ep.get("honorLabels") is not True:
+                fail(f"{name}: ServiceMonitor {meta['name']} endpoint lacks honorLabels: true (the metrics' own service label)")
+        if spec.get("jobLabel") != "app.kubernetes.io/part-of":
+            fail(f"{name}: ServiceMonitor {meta['name']} lacks jobLabel app.kubernetes.io/part-of (job=bss-oss-rust, as the alerts expect)")
     else:
         groups = spec.get("groups")
         if not isinstance(groups, list) or not groups:
