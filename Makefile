@@ -58,9 +58,11 @@ restore: ## restore a dump into the local stack's database, replacing its data: 
 fmt: ## format the code
 	cargo fmt --all
 
-lint: ## rustfmt check and clippy with warnings as errors
+lint: ## rustfmt check, clippy with warnings as errors, dependency checks and cargo deny
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	bash scripts/check-deps.sh
+	bash scripts/check-deny.sh
 
 clean-dev: ## stop every stack under .dev, then delete .dev (databases, logs, the JWT secret)
 	@for dir in .dev/*/; do \
