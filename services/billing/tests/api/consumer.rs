@@ -447,13 +447,22 @@ async fn a_cancelled_order_bills_nothing() {
     let database_url = stopped.database_url.clone();
     stopped.stop().await.unwrap();
     let order_app = order_app(&prefix, "auto", &catalog, &customer, Some(&database_url)).await;
-    create(
+    let cancel = create(
         &order_app,
         &format!("{}/cancelProductOrder", order::BASE_PATH),
         &json!({"productOrder": {"id": id}, "cancellationReason": "Changed my mind"}),
     )
     .await;
     wait_order_state(&order_app, &id, "cancelled").await;
+    // The cancel request reaches `done` after the order is cancelled, and its events go to the same stream:
+    // wait for it and for the order service's outbox, so no event is still on its way when we compare.
+    let cancel_path = format!("{}/cancelProductOrder/{}", order::BASE_PATH, cancel["id"].as_str().unwrap());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while order_app.get_json(&cancel_path).await["state"] != "done" {
+        assert!(tokio::time::Instant::now() < deadline, "the cancel request never reached done");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    order_app.wait_for_outbox_drain().await;
     wait_consumed(&billing).await;
 
     let (products, events) = billing_state(&billing).await;
