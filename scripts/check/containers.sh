@@ -23,23 +23,8 @@ cd "$REPO"
 eval "$(bash scripts/deploy-tools.sh)"
 export REPO
 
-passed=0
-failed=()
-step() { # step NAME COMMAND...: run one check, time it, remember the outcome
-  local name=$1 start ms
-  shift
-  printf '\n== %s\n' "$name"
-  start=$(date +%s%3N)
-  if "$@"; then
-    passed=$((passed + 1))
-    ms=$(($(date +%s%3N) - start))
-    printf -- '-- %s ok (%d.%01ds)\n' "$name" $((ms / 1000)) $((ms % 1000 / 100))
-  else
-    failed+=("$name")
-    ms=$(($(date +%s%3N) - start))
-    printf -- '-- %s FAILED (%d.%01ds)\n' "$name" $((ms / 1000)) $((ms % 1000 / 100))
-  fi
-}
+# shellcheck source=steps.sh
+source scripts/check/steps.sh
 
 dockerfiles=(services/*/Dockerfile)
 
@@ -545,8 +530,4 @@ step compose-schema check_compose_schema
 step yamllint check_yamllint
 step compose check_compose
 
-printf '\ncontainers: %d passed, %d failed\n' "$passed" "${#failed[@]}"
-if ((${#failed[@]})); then
-  printf 'failed: %s\n' "${failed[*]}"
-  exit 1
-fi
+finish_steps containers

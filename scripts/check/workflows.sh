@@ -19,18 +19,8 @@ if ((${#workflows[@]} == 0)); then
   exit 1
 fi
 
-failed=()
-step() { # step NAME COMMAND...: run one check, remember the outcome
-  local name=$1 start
-  shift
-  start=$SECONDS
-  if "$@"; then
-    printf '  ok      %-11s (%ss)\n' "$name" $((SECONDS - start))
-  else
-    printf '  FAILED  %-11s (%ss)\n' "$name" $((SECONDS - start))
-    failed+=("$name")
-  fi
-}
+# shellcheck source=steps.sh
+source scripts/check/steps.sh
 
 check_schema() {
   local wf rc=0
@@ -100,8 +90,4 @@ step yamllint yamllint --strict -c .github/.yamllint.yaml "${workflows[@]}" .git
 step pinning check_pinning
 step run-syntax check_run_syntax
 
-if ((${#failed[@]})); then
-  echo "workflows: FAILED: ${failed[*]}" >&2
-  exit 1
-fi
-echo "workflows: all checks passed"
+finish_steps workflows
