@@ -40,7 +40,12 @@ pub struct Lifecycle {
 impl Lifecycle {
     /// Whether `status` is one this lifecycle knows.
     pub fn is_known(&self, status: &str) -> bool {
-        self.transitions.iter().any(|(from, _)| *from == status)
+        self.known(status).is_some()
+    }
+
+    /// The lifecycle's own `'static` name of `status`, when it knows it (a bounded metric label, say).
+    pub fn known(&self, status: &str) -> Option<&'static str> {
+        self.transitions.iter().map(|(known, _)| *known).find(|known| *known == status)
     }
 
     /// Whether a status may move from `from` to `to` (staying put is always allowed).

@@ -119,8 +119,6 @@ async fn create_once(ctx: &ServiceContext, caller: Option<&Principal>, mut order
     bss_tmf::store::create(ctx, &resources::PRODUCT_ORDER, BASE_PATH, order).await
 }
 
-/// The outbox relay to the service's event stream and the deliveries to `/hub` listeners; in
-/// the closing of decided cancel requests; in `FULFILMENT_MODE=auto`, the fulfilment worker.
 /// `bss_oss_order_state_transitions_total{state}`: one per published ProductOrderCreateEvent or
 /// ProductOrderStateChangeEvent, by the state the order entered. Counted when the relay has published the
 /// event, so a rolled-back change never counts and each transition counts once across replicas (at least
@@ -128,29 +126,16 @@ async fn create_once(ctx: &ServiceContext, caller: Option<&Principal>, mut order
 fn count_state_transition(event: bss_tmf::events::PublishedEvent) -> futures_util::future::BoxFuture<'static, ()> {
     if matches!(event.event_type.as_str(), "ProductOrderCreateEvent" | "ProductOrderStateChangeEvent")
         && let Some(state) = event.payload.pointer("/event/productOrder/state").and_then(|s| s.as_str())
-        && let Some(state) = ORDER_STATES.iter().find(|known| **known == state)
+        && let Some(state) = resources::ORDER_LIFECYCLE.known(state)
     {
-        metrics::counter!(bss_common::metrics::ORDER_STATE_TRANSITIONS_TOTAL, "service" => "order", "state" => *state)
+        metrics::counter!(bss_common::metrics::ORDER_STATE_TRANSITIONS_TOTAL, "service" => "order", "state" => state)
             .increment(1);
     }
     Box::pin(async {})
 }
 
-/// The TMF622 order states, the only values the `state` label takes (bounded cardinality).
-const ORDER_STATES: &[&str] = &[
-    "acknowledged",
-    "rejected",
-    "pending",
-    "held",
-    "inProgress",
-    "cancelled",
-    "completed",
-    "failed",
-    "partial",
-    "assessingCancellation",
-    "pendingCancellation",
-];
-
+/// The outbox relay to the service's event stream and the deliveries to `/hub` listeners; in
+/// the closing of decided cancel requests; in `FULFILMENT_MODE=auto`, the fulfilment worker.
 fn start_workers(ctx: &web::Data<ServiceContext>) {
     bss_tmf::events::start_workers(
         ctx,
