@@ -310,6 +310,27 @@ pub fn mint_hs256(secret: &[u8], claims: &Claims) -> anyhow::Result<String> {
     Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret))?)
 }
 
+/// An HS256 token for `subject` with `scopes` (space-separated), valid for `ttl_secs`, signed with the
+/// `JWT_SECRET` of the environment for its `JWT_ISSUER` and `JWT_AUDIENCE` (defaults as the services use): what
+/// the local stack's tools (`make token`, the load generator) present. Without `JWT_SECRET` it is an error,
+/// never a built-in secret.
+pub fn mint_from_env(subject: &str, scopes: &str, ttl_secs: u64) -> anyhow::Result<String> {
+    let secret = std::env::var("JWT_SECRET")
+        .map_err(|_| anyhow::anyhow!("JWT_SECRET is not set (the local stack keeps it in .dev/jwt-secret)"))?;
+    let now = now_epoch_secs();
+    let claims = Claims {
+        sub: subject.to_owned(),
+        iss: std::env::var("JWT_ISSUER").unwrap_or_else(|_| "bss-oss".into()),
+        aud: std::env::var("JWT_AUDIENCE").unwrap_or_else(|_| "bss-oss".into()),
+        exp: now + ttl_secs,
+        nbf: Some(now),
+        iat: Some(now),
+        scope: Some(scopes.to_owned()),
+        scp: None,
+    };
+    mint_hs256(secret.as_bytes(), &claims)
+}
+
 /// Every scope the four services know, for an all-powerful local token.
 pub const ALL_SCOPES: &[&str] = &[
     "catalog:read",

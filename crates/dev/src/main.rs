@@ -4,7 +4,7 @@
 //! signed with `JWT_SECRET` for `JWT_ISSUER`/`JWT_AUDIENCE` (defaults as the services use). `make token` calls
 //! it with the secret the local stack generated; it is not an identity provider for production.
 
-use bss_common::auth::{ALL_SCOPES, Claims, mint_hs256, now_epoch_secs};
+use bss_common::auth::{ALL_SCOPES, mint_from_env};
 
 const USAGE: &str = "usage: bss-dev token [--scopes \"a:read b:write\"] [--subject NAME] [--ttl-secs N]";
 
@@ -24,20 +24,7 @@ fn main() -> anyhow::Result<()> {
                     other => anyhow::bail!("unknown option {other}\n{USAGE}"),
                 }
             }
-            let secret = std::env::var("JWT_SECRET")
-                .map_err(|_| anyhow::anyhow!("JWT_SECRET is not set (make token reads it from .dev/jwt-secret)"))?;
-            let now = now_epoch_secs();
-            let claims = Claims {
-                sub: subject,
-                iss: std::env::var("JWT_ISSUER").unwrap_or_else(|_| "bss-oss".into()),
-                aud: std::env::var("JWT_AUDIENCE").unwrap_or_else(|_| "bss-oss".into()),
-                exp: now + ttl_secs,
-                nbf: Some(now),
-                iat: Some(now),
-                scope: Some(scopes),
-                scp: None,
-            };
-            println!("{}", mint_hs256(secret.as_bytes(), &claims)?);
+            println!("{}", mint_from_env(&subject, &scopes, ttl_secs)?);
             Ok(())
         }
         _ => anyhow::bail!("{USAGE}"),
