@@ -11,7 +11,7 @@ ARGS ?=
 SCOPES ?=
 
 .PHONY: help run up down status env token test build fmt lint clean-dev deps infra-up infra-down deploy-check k8s \
-	backup restore
+	backup restore bench chaos
 
 help: ## list the targets
 	@echo "Targets:"
@@ -54,6 +54,12 @@ backup: ## dump the local stack's database to backups/ (FILE=path to choose; DAT
 
 restore: ## restore a dump into the local stack's database, replacing its data: make restore FILE=backups/….dump
 	@bash scripts/restore.sh --yes $(FILE)
+
+bench: ## the standard load runs on a stack of their own (release build), written to docs/benchmarks.md
+	@bash scripts/bench/all.sh
+
+chaos: ## faults and a rolling restart under load on a stack of their own, written to docs/resilience.md
+	@bash scripts/chaos/run.sh
 
 fmt: ## format the code
 	cargo fmt --all

@@ -11,6 +11,7 @@
 #   apt-install PKG...  install Debian packages (as root or with password-less sudo); used by other scripts
 #   infra-up    start (initialising on first use) PostgreSQL and Redis; idempotent
 #   infra-down  stop Redis and PostgreSQL, keeping their data
+#   pg-restart / redis-restart   stop and start one of them (the services keep running: make chaos)
 #   env         print `export` lines for the stack:  eval "$(scripts/devstack.sh env)"
 #   build       cargo build --bins (debug)
 #   up          deps + infra-up + build, start the four services in the background, wait until ready
@@ -30,6 +31,7 @@
 #                      service ports (default 8620 / 8629 / 8622 / 8678)
 #   BSS_BIN_DIR        where the binaries are (default ${CARGO_TARGET_DIR:-<repo>/target}/debug)
 #   BSS_SKIP_BUILD=1   `up`/`run` do not run cargo build (use the binaries as they are)
+#   BSS_REDIS_APPENDONLY  yes: Redis keeps an append-only file (default no: nothing persisted)
 #   BSS_READY_TIMEOUT  seconds `up` waits for /ready (default 120)
 #   BSS_STOP_TIMEOUT   seconds `down` waits after SIGTERM before SIGKILL (default 35)
 #   RUST_LOG           passed to the services (default info)
@@ -65,6 +67,7 @@ BSS_PORT_CATALOG=${BSS_PORT_CATALOG:-8620}
 BSS_PORT_CUSTOMER=${BSS_PORT_CUSTOMER:-8629}
 BSS_PORT_ORDER=${BSS_PORT_ORDER:-8622}
 BSS_PORT_BILLING=${BSS_PORT_BILLING:-8678}
+BSS_REDIS_APPENDONLY=${BSS_REDIS_APPENDONLY:-no}
 BSS_READY_TIMEOUT=${BSS_READY_TIMEOUT:-120}
 BSS_STOP_TIMEOUT=${BSS_STOP_TIMEOUT:-35}
 
@@ -489,10 +492,11 @@ redis_up() {
   fi
   port_open "$BSS_REDIS_PORT" && die "port $BSS_REDIS_PORT is in use by another process (set BSS_REDIS_PORT)"
   log "starting Redis on 127.0.0.1:$BSS_REDIS_PORT"
-  # No persistence: the stack's Redis holds streams, caches and idempotency keys for tests only.
+  # No persistence by default: the stack's Redis holds streams, caches and idempotency keys for tests only.
+  # BSS_REDIS_APPENDONLY=yes (make chaos) persists like the Helm chart's Redis, so a restart keeps the streams.
   redis-server --bind 127.0.0.1 --port "$BSS_REDIS_PORT" --protected-mode yes \
     --daemonize yes --pidfile "$REDIS_PIDFILE" --dir "$REDIS_DIR" --logfile "$REDIS_LOG" \
-    --appendonly no --save '' >/dev/null 2>&1 </dev/null ||
+    --appendonly "$BSS_REDIS_APPENDONLY" --save '' >/dev/null 2>&1 </dev/null ||
     { tail_log "$REDIS_LOG"; die "redis-server did not start"; }
   wait_until 20 "Redis on port $BSS_REDIS_PORT" redis_ping || { tail_log "$REDIS_LOG"; die "Redis not ready"; }
 }
@@ -910,6 +914,8 @@ main() {
     apt-install) apt_install "$@" ;;
     infra-up) cmd_infra_up ;;
     infra-down) cmd_infra_down ;;
+    pg-restart) pg_down && pg_up ;;
+    redis-restart) redis_down && redis_up ;;
     env) cmd_env ;;
     build) cmd_build ;;
     up) cmd_up ;;

@@ -2,7 +2,11 @@
 //!
 //! The sequence on SIGTERM or SIGINT (DESIGN.md §4), driven by [`crate::server::Application`]:
 //! 1. readiness turns 503 at once ([`Lifecycle::begin_shutdown`]);
-//! 2. the listener stays open for `SHUTDOWN_DRAIN_SECS` so endpoints are removed from load balancers;
+//! 2. the listener stays open for `SHUTDOWN_DRAIN_SECS` so endpoints are removed from load balancers, and
+//!    every response in that time carries `Connection: close` (`server::close_connections_when_draining`), so
+//!    clients holding keep-alive connections to this instance move to new ones — which the balancer sends to
+//!    a ready replica — instead of sending requests here until the moment it stops (`make chaos` saw those
+//!    requests fail in a rolling restart before this);
 //! 3. the server stops accepting and waits for in-flight requests;
 //! 4. background workers are told to stop, finish their batch and are awaited;
 //! 5. telemetry is flushed and the process exits 0 — all within `SHUTDOWN_TIMEOUT_SECS`.

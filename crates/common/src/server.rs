@@ -208,6 +208,7 @@ impl Application {
                 .app_data(query)
                 .app_data(path)
                 .wrap(from_fn(authenticate_and_audit))
+                .wrap(from_fn(close_connections_when_draining))
                 .wrap(from_fn(tmf_errors))
                 .wrap(from_fn(bss_metrics::record_http))
                 .wrap(TracingLogger::<PrivacyRootSpan>::new())
@@ -288,6 +289,22 @@ pub fn resource(path: &str) -> actix_web::Resource {
 ///
 /// The request is not cloned before routing (actix needs sole ownership to record the matched route), so a
 /// panic cannot become a response here; it becomes an error that actix renders with the TMF body.
+/// While the instance drains (after SIGTERM), each response tells the client to close its connection
+/// (`Connection: close`), so no client keeps sending requests over a kept-alive connection to an instance about
+/// to stop (see [`crate::lifecycle`]).
+async fn close_connections_when_draining(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let mut response = next.call(req).await?;
+    let draining =
+        response.request().app_data::<web::Data<ServiceContext>>().is_some_and(|ctx| ctx.lifecycle.is_shutting_down());
+    if draining {
+        response.response_mut().head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+    }
+    Ok(response)
+}
+
 async fn tmf_errors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,

@@ -58,16 +58,20 @@ pub struct Policy {
     pub attempts: u32,
     /// Statuses that count as success besides 2xx (a refused cancellation, 404 of a deleted order).
     pub also_ok: &'static [u16],
+    /// Statuses retried besides 429, 502, 503 and 504 (409 "still being processed" of an idempotent create).
+    pub also_retry: &'static [u16],
 }
 
 impl Policy {
-    /// Reads and safe writes: a few attempts over about 15 s (a service restarting, a dependency coming back).
-    pub const RETRY: Policy = Policy { attempts: 8, also_ok: &[] };
-    /// One attempt.
-    pub const ONCE: Policy = Policy { attempts: 1, also_ok: &[] };
+    /// Reads and safe writes: a few attempts over about 10 s (a service restarting, a dependency coming back).
+    pub const RETRY: Policy = Policy { attempts: 8, also_ok: &[], also_retry: &[] };
+    /// `POST productOrder` with an `Idempotency-Key`: retried for about 80 s, 409 included — a key whose first
+    /// request died with its process stays claimed for a minute, and while the outcome is unknown so is
+    /// whether the account will be billed.
+    pub const IDEMPOTENT_CREATE: Policy = Policy { attempts: 45, also_ok: &[], also_retry: &[409] };
 
     pub const fn accepting(self, also_ok: &'static [u16]) -> Policy {
-        Policy { attempts: self.attempts, also_ok }
+        Policy { attempts: self.attempts, also_ok, also_retry: self.also_retry }
     }
 }
 
@@ -134,7 +138,10 @@ impl Api {
             let result = self.attempt(&call).await;
             let retryable = match &result {
                 Ok(_) => false,
-                Err(CallError::Status(answer)) => matches!(answer.status.as_u16(), 429 | 502 | 503 | 504),
+                Err(CallError::Status(answer)) => {
+                    matches!(answer.status.as_u16(), 429 | 502 | 503 | 504)
+                        || call.policy.also_retry.contains(&answer.status.as_u16())
+                }
                 Err(CallError::Transport(_)) => true,
             };
             if !retryable || attempt >= call.policy.attempts {

@@ -27,9 +27,18 @@ use chrono::{Datelike, Months, NaiveDate, Utc};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, mpsc};
+
+/// Set by [`request_stop`]: no new journey starts; the run settles and verifies as if its time were up.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Ends the load phase early (the binary calls it on SIGINT or SIGTERM: the chaos runs stop the load once
+/// their faults are over, and still get the verification).
+pub fn request_stop() {
+    STOP.store(true, Ordering::Relaxed);
+}
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -50,6 +59,8 @@ pub struct Options {
     pub bill_batch: usize,
     /// How long a journey waits for its order to become final.
     pub order_timeout: Duration,
+    /// How long settling waits for billing to learn of completed orders it had not applied at the final run.
+    pub settle_timeout: Duration,
     /// Print the progress line.
     pub progress: bool,
 }
@@ -213,7 +224,7 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
                 if let Some(pacer) = &pacer {
                     pacer.lock().await.tick().await;
                 }
-                if deadline.is_some_and(|d| Instant::now() >= d) {
+                if STOP.load(Ordering::Relaxed) || deadline.is_some_and(|d| Instant::now() >= d) {
                     return;
                 }
                 let index = next_index.fetch_add(1, Ordering::Relaxed);
@@ -255,7 +266,7 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
     for chunk in accounts.chunks(100) {
         bill_run(&api, "billing.billRun.final", final_date, chunk, &billing).await;
     }
-    let billed_late = bill_late_accounts(&api, &journeys, final_date, &billing).await;
+    let billed_late = bill_late_accounts(&api, &journeys, final_date, options.settle_timeout, &billing).await;
     let (final_totals, last_dates) = {
         let mut billing = billing.lock().await;
         (std::mem::take(&mut billing.totals), billing.last_dates.clone())
@@ -288,9 +299,17 @@ pub async fn run(options: Options) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Completed orders whose account has no charge after the final run: billing had not applied the order yet.
-/// Up to 10 times, 3 s apart, they are billed one cycle later. Returns how many were billed that way.
-async fn bill_late_accounts(api: &Api, journeys: &[Journey], final_date: NaiveDate, billing: &Mutex<Billing>) -> u64 {
+/// Completed orders whose account has no charge after the final run: billing had not applied the order yet
+/// (its consumer was behind, or re-reads an entry it could not acknowledge only after `BILLING_CLAIM_IDLE_MS`).
+/// They are billed one cycle later, after 2 s, then 4 s, 8 s… until `timeout`. Returns how many were billed
+/// that way.
+async fn bill_late_accounts(
+    api: &Api,
+    journeys: &[Journey],
+    final_date: NaiveDate,
+    timeout: Duration,
+    billing: &Mutex<Billing>,
+) -> u64 {
     let mut waiting: Vec<String> = Vec::new();
     for journey in journeys {
         if let (OrderOutcome::Completed { .. }, Some(account)) = (&journey.outcome, &journey.account_id)
@@ -301,11 +320,11 @@ async fn bill_late_accounts(api: &Api, journeys: &[Journey], final_date: NaiveDa
     }
     let mut late = 0;
     let mut date = final_date;
-    for _ in 0..10 {
-        if waiting.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(3)).await;
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_secs(2);
+    while !waiting.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+        pause *= 2;
         date = date + Months::new(1);
         bill_run(api, "billing.billRun.late", date, &waiting, billing).await;
         let mut still = Vec::new();

@@ -1,5 +1,6 @@
 //! `bss-load`: runs the load scenario against the local stack (or any base URLs) and prints the report.
-//! Exit status 0 when every invariant held, 2 when one did not, 1 when the run could not be made.
+//! Exit status 0 when every invariant held, 2 when one did not, 1 when the run could not be made. SIGINT or
+//! SIGTERM ends the load early; the run still settles and verifies.
 
 use bss_common::auth::{ALL_SCOPES, mint_from_env};
 use bss_load::client::Targets;
@@ -7,7 +8,8 @@ use bss_load::{Options, report};
 use std::time::Duration;
 
 const USAGE: &str = "usage: bss-load [--duration SECS | --journeys N] [--concurrency N] [--rate JOURNEYS_PER_SEC]
-                [--cancel-every N] [--bill-batch N] [--order-timeout SECS] [--json FILE] [--no-progress]
+                [--cancel-every N] [--bill-batch N] [--order-timeout SECS] [--settle-timeout SECS]
+                [--json FILE] [--no-progress]
                 [--base-url URL | --catalog-url URL --customer-url URL --order-url URL --billing-url URL]
                 [--token TOKEN]
 
@@ -39,6 +41,7 @@ fn parse_args() -> anyhow::Result<(Options, Option<String>)> {
         cancel_every: 10,
         bill_batch: 25,
         order_timeout: Duration::from_secs(60),
+        settle_timeout: Duration::from_secs(60),
         progress: true,
     };
     let mut json = None;
@@ -62,6 +65,7 @@ fn parse_args() -> anyhow::Result<(Options, Option<String>)> {
             "--cancel-every" => options.cancel_every = value.parse()?,
             "--bill-batch" => options.bill_batch = value.parse::<usize>()?.max(1),
             "--order-timeout" => options.order_timeout = Duration::from_secs_f64(number(&value)?),
+            "--settle-timeout" => options.settle_timeout = Duration::from_secs_f64(number(&value)?),
             "--json" => json = Some(value),
             "--base-url" => base = Some(value),
             "--catalog-url" => urls[0] = Some(value),
@@ -99,6 +103,21 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    tokio::spawn(async {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async {
+            match terminate.as_mut() {
+                Some(signal) => signal.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminated => {}
+        }
+        eprintln!("bss-load: stopping the load; settling and verifying");
+        bss_load::request_stop();
+    });
     let outcome = match bss_load::run(options).await {
         Ok(outcome) => outcome,
         Err(e) => {

@@ -187,8 +187,7 @@ pub async fn journey(api: &Api, catalogue: &Catalogue, rules: JourneyRules, inde
     let Ok(account_id) = id_of(&account.body) else { return record };
     record.account_id = Some(account_id.clone());
 
-    // Order, with an Idempotency-Key so a retry after a lost answer cannot order twice. Retried for longer
-    // than other calls: while its outcome is unknown, so is whether the account will be billed.
+    // Order, with an Idempotency-Key so a retry after a lost answer cannot order twice.
     let order = json!({
         "relatedParty": [{"id": customer_id, "@referredType": "Customer", "role": "Customer"}],
         "billingAccount": {"id": account_id, "@referredType": "BillingAccount"},
@@ -206,7 +205,7 @@ pub async fn journey(api: &Api, catalogue: &Catalogue, rules: JourneyRules, inde
             url: url(&targets.order, ORDER_API, "productOrder"),
             body: Some(&order),
             idempotency_key: Some(&key),
-            policy: Policy { attempts: 20, also_ok: &[] },
+            policy: Policy::IDEMPOTENT_CREATE,
         })
         .await;
     let order_id = match created {

@@ -60,6 +60,7 @@ async fn a_small_run_bills_every_completed_order_exactly_once_and_the_checker_se
         cancel_every: 3,
         bill_batch: 4,
         order_timeout: Duration::from_secs(60),
+        settle_timeout: Duration::from_secs(30),
         progress: false,
     };
     let outcome = bss_load::run(options.clone()).await.unwrap();

@@ -691,6 +691,10 @@ pub async fn writes_are_audited_and_old_records_purged(subject: Subject) {
     assert_eq!(left, vec!["recent".to_owned()]);
 }
 
+fn connection_header(response: &reqwest::Response) -> Option<&str> {
+    response.headers().get(reqwest::header::CONNECTION).and_then(|v| v.to_str().ok())
+}
+
 pub async fn sigterm_drains_in_flight_requests_and_exits_cleanly(subject: Subject) {
     let database_url = crate::fresh_database().await;
     let postgres = TcpProxy::start(&host_port(&database_url)).await;
@@ -711,12 +715,14 @@ pub async fn sigterm_drains_in_flight_requests_and_exits_cleanly(subject: Subjec
         .collect();
     let mut process = ServiceProcess::spawn(subject.binary, &env);
     process.wait_for_status("/ready", 200, Duration::from_secs(30)).await;
+    let client = reqwest::Client::new();
+    let before = client.get(process.url("/live")).send().await.unwrap();
+    assert_ne!(connection_header(&before), Some("close"), "connections are kept alive while serving");
 
     // A request that takes ~5 s, longer than the drain: /health waits for a PostgreSQL that accepts
     // connections but never answers.
     postgres.stall();
     let trace_id = "0af7651916cd43dd8448eb211c80319c";
-    let client = reqwest::Client::new();
     let started = std::time::Instant::now();
     let in_flight = tokio::spawn({
         let request =
@@ -731,6 +737,8 @@ pub async fn sigterm_drains_in_flight_requests_and_exits_cleanly(subject: Subjec
     tokio::time::sleep(Duration::from_millis(200)).await;
     let ready = client.get(process.url("/ready")).send().await.expect("still accepting during the drain");
     assert_eq!(ready.status(), 503, "ready is 503 once shutdown began");
+    // …and every response of the drain closes its connection, so keep-alive clients move to another replica.
+    assert_eq!(connection_header(&ready), Some("close"), "{:?}", ready.headers());
 
     let finished = in_flight.await.unwrap().expect("the in-flight request completed");
     let took = started.elapsed();

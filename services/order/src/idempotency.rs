@@ -12,6 +12,13 @@
 //! - A creation that fails (4xx, 503) releases the claim: the client may retry with the same key once the cause
 //!   is fixed.
 //! - Redis unavailable: a POST with a key is 503 (the guarantee cannot be kept); without a key it works.
+//! - The key is also written to PostgreSQL (`order_idempotency_key`) **in the transaction that creates the
+//!   order** ([`record_in`]). Redis alone cannot close one window: a process killed after the order committed
+//!   but before the `done` record was stored (or a Redis that lost it) would let the retry, once the claim
+//!   expired, create a second order — `make chaos` found exactly that. So the owner of a claim first looks the
+//!   key up there ([`recorded`]) and replays the order it finds (as it is now: the first response was not
+//!   kept); and the table's primary key refuses a second order for one key whatever Redis says. Rows are purged
+//!   after [`RECORD_TTL`], the replay window ([`purge_expired`]).
 //!
 //! Decisions: docs/adr/0014-order-state-and-pricing.md.
 
@@ -92,9 +99,7 @@ pub async fn claim(ctx: &ServiceContext, key: &str, fingerprint: &str, subject: 
         let Some(existing) = existing else { continue };
         let record: Value = serde_json::from_str(&existing).unwrap_or(Value::Null);
         if record["fingerprint"] != fingerprint || record["subject"] != subject {
-            return Err(ApiError::conflict(format!(
-                "This '{HEADER}' was already used for a different request; use a new key for a new order."
-            )));
+            return Err(reused_key());
         }
         if record["state"] == "done" {
             return Ok(Claim::Replay(record["response"].clone()));
@@ -118,6 +123,54 @@ pub async fn complete(ctx: &ServiceContext, key: &str, fingerprint: &str, subjec
     if let Err(e) = ctx.redis.query::<()>(&command).await {
         tracing::error!(error = %e, order = %response["id"], "idempotency record not stored; a retry could duplicate the order");
     }
+}
+
+/// The order created with `key` by `subject`, from PostgreSQL: `(fingerprint, order id)`.
+pub async fn recorded(ctx: &ServiceContext, key: &str, subject: &str) -> Result<Option<(String, String)>, ApiError> {
+    let row = sqlx::query_as("SELECT fingerprint, order_id FROM order_idempotency_key WHERE subject = $1 AND key = $2")
+        .bind(subject)
+        .bind(key)
+        .fetch_optional(&ctx.db)
+        .await?;
+    Ok(row)
+}
+
+/// Records `key` for `order_id` in the transaction creating the order. `false`: the key was recorded already
+/// (another request created its order first); the caller rolls back and replays that one.
+pub async fn record_in(
+    tx: &mut sqlx::PgConnection,
+    key: &str,
+    fingerprint: &str,
+    subject: &str,
+    order_id: &str,
+) -> Result<bool, ApiError> {
+    let inserted = sqlx::query(
+        "INSERT INTO order_idempotency_key (subject, key, fingerprint, order_id) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (subject, key) DO NOTHING",
+    )
+    .bind(subject)
+    .bind(key)
+    .bind(fingerprint)
+    .bind(order_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
+/// Deletes the PostgreSQL records older than the replay window.
+pub async fn purge_expired(ctx: &ServiceContext) -> Result<u64, sqlx::Error> {
+    let purged = sqlx::query("DELETE FROM order_idempotency_key WHERE created_at < now() - make_interval(secs => $1)")
+        .bind(RECORD_TTL.as_secs_f64())
+        .execute(&ctx.db)
+        .await?;
+    Ok(purged.rows_affected())
+}
+
+/// The 409 for a key used before with another body.
+pub fn reused_key() -> ApiError {
+    ApiError::conflict(format!(
+        "This '{HEADER}' was already used for a different request; use a new key for a new order."
+    ))
 }
 
 /// Gives the key back after a failed creation, so a retry is processed anew.

@@ -87,17 +87,66 @@ pub async fn create_order(
     let subject = caller.as_ref().map_or("", |c| c.subject.as_str()).to_owned();
     match idempotency::claim(&ctx, &key, &fingerprint, &subject).await? {
         idempotency::Claim::Replay(created) => Ok(created_response(created, true)),
-        idempotency::Claim::Owned => match create_once(&ctx, caller.as_ref(), body).await {
-            Ok(created) => {
-                idempotency::complete(&ctx, &key, &fingerprint, &subject, &created).await;
-                Ok(created_response(created, false))
+        idempotency::Claim::Owned => {
+            let key = IdempotencyKey { key: &key, fingerprint: &fingerprint, subject: &subject };
+            match create_or_find(&ctx, caller.as_ref(), body, &key).await {
+                Ok((created, replayed)) => {
+                    idempotency::complete(&ctx, key.key, key.fingerprint, key.subject, &created).await;
+                    Ok(created_response(created, replayed))
+                }
+                Err(e) => {
+                    idempotency::release(&ctx, key.key).await;
+                    Err(e)
+                }
             }
-            Err(e) => {
-                idempotency::release(&ctx, &key).await;
-                Err(e)
-            }
-        },
+        }
     }
+}
+
+/// The key of a request that owns its Redis claim.
+struct IdempotencyKey<'a> {
+    key: &'a str,
+    fingerprint: &'a str,
+    subject: &'a str,
+}
+
+/// The order `key` created already (`true`: a replay), found in PostgreSQL; or a new one, created with the key
+/// recorded in its transaction.
+async fn create_or_find(
+    ctx: &ServiceContext,
+    caller: Option<&Principal>,
+    body: Value,
+    key: &IdempotencyKey<'_>,
+) -> Result<(Value, bool), ApiError> {
+    if let Some(found) = find_recorded(ctx, key).await? {
+        return Ok((found, true));
+    }
+    let new = prepare_order(ctx, caller, body).await?;
+    let mut tx = ctx.db.begin().await?;
+    if !idempotency::record_in(&mut tx, key.key, key.fingerprint, key.subject, new.id()).await? {
+        // Another request with this key committed its order in the meantime: that one is the answer.
+        drop(tx);
+        return find_recorded(ctx, key).await?.map(|found| (found, true)).ok_or_else(|| {
+            ApiError::conflict(format!(
+                "A request with this '{}' is still being processed; retry it later.",
+                idempotency::HEADER
+            ))
+        });
+    }
+    let created = bss_tmf::store::insert_in(&mut tx, &resources::PRODUCT_ORDER, new).await?;
+    tx.commit().await?;
+    Ok((created, false))
+}
+
+/// The order recorded in PostgreSQL for `key`, as it is now (409 when the key came with another body).
+async fn find_recorded(ctx: &ServiceContext, key: &IdempotencyKey<'_>) -> Result<Option<Value>, ApiError> {
+    let Some((fingerprint, order_id)) = idempotency::recorded(ctx, key.key, key.subject).await? else {
+        return Ok(None);
+    };
+    if fingerprint != key.fingerprint {
+        return Err(idempotency::reused_key());
+    }
+    bss_tmf::store::get(ctx, &resources::PRODUCT_ORDER, &order_id).await.map(Some)
 }
 
 fn created_response(created: Value, replayed: bool) -> HttpResponse {
@@ -110,13 +159,26 @@ fn created_response(created: Value, replayed: bool) -> HttpResponse {
     response.json(created)
 }
 
-async fn create_once(ctx: &ServiceContext, caller: Option<&Principal>, mut order: Value) -> Result<Value, ApiError> {
+async fn create_once(ctx: &ServiceContext, caller: Option<&Principal>, order: Value) -> Result<Value, ApiError> {
+    let new = prepare_order(ctx, caller, order).await?;
+    let mut tx = ctx.db.begin().await?;
+    let created = bss_tmf::store::insert_in(&mut tx, &resources::PRODUCT_ORDER, new).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// The order as it will be stored: checked, resolved and priced through the peers.
+async fn prepare_order(
+    ctx: &ServiceContext,
+    caller: Option<&Principal>,
+    mut order: Value,
+) -> Result<bss_tmf::store::NewResource, ApiError> {
     // Shape and item rules first: a malformed body is a 400 without a single call to a peer.
     resources::ORDER_SCHEMA.check(&order)?;
     resources::validate_order(&order)?;
     let peers = pricing::Peers::new(ctx, caller)?;
     pricing::prepare(&peers, &mut order, chrono::Utc::now().trunc_subsecs(6)).await?;
-    bss_tmf::store::create(ctx, &resources::PRODUCT_ORDER, BASE_PATH, order).await
+    bss_tmf::store::prepare_new(&resources::PRODUCT_ORDER, BASE_PATH, order)
 }
 
 /// `bss_oss_order_state_transitions_total{state}`: one per published ProductOrderCreateEvent or
@@ -135,13 +197,24 @@ fn count_state_transition(event: bss_tmf::events::PublishedEvent) -> futures_uti
 }
 
 /// The outbox relay to the service's event stream and the deliveries to `/hub` listeners; in
-/// the closing of decided cancel requests; in `FULFILMENT_MODE=auto`, the fulfilment worker.
+/// the closing of decided cancel requests; the hourly purge of expired idempotency keys; in `FULFILMENT_MODE=auto`, the fulfilment worker.
 fn start_workers(ctx: &web::Data<ServiceContext>) {
     bss_tmf::events::start_workers(
         ctx,
         EventsConfig { on_published: Some(std::sync::Arc::new(count_state_transition)) },
     );
     ctx.lifecycle.spawn_worker("order-cancellation", cancel::run_worker(ctx.clone()));
+    let purge_ctx = ctx.clone();
+    ctx.lifecycle.spawn_worker("idempotency-key-purge", async move {
+        purge_ctx
+            .lifecycle
+            .every("idempotency-key-purge", std::time::Duration::from_secs(3_600), || async {
+                if let Err(e) = idempotency::purge_expired(&purge_ctx).await {
+                    tracing::warn!(error = %e, "could not purge expired idempotency keys");
+                }
+            })
+            .await;
+    });
     if ctx.settings.fulfilment_mode == FulfilmentMode::Auto {
         ctx.lifecycle.spawn_worker("order-fulfilment", fulfilment::run_worker(ctx.clone()));
     }

@@ -59,6 +59,42 @@ async fn a_retry_with_the_same_key_and_body_gets_the_first_response_and_creates_
     assert_eq!(stored(&stack.order).await.0, 2);
 }
 
+/// Deletes the Redis record of `key`: what a process killed between committing the order and storing the
+/// response leaves behind once its claim expires, or what a Redis that lost its data leaves.
+async fn forget_in_redis(app: &TestApp, key: &str) {
+    let redis = bss_common::kv::RedisPool::new(&app.context.settings.redis).unwrap();
+    let record = app.context.redis.key(&format!("idem:order:{key}"));
+    redis.query::<i64>(bss_common::kv::redis::cmd("DEL").arg(&record)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_whose_redis_record_is_gone_replays_the_order_recorded_in_postgres() {
+    let stack = stack().await;
+    let body = priced_order_body(&stack).await;
+    let first = post_with_key(&stack.order, "key-lost", &body).await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    forget_in_redis(&stack.order, "key-lost").await;
+
+    let retry = post_with_key(&stack.order, "key-lost", &body).await;
+    assert_eq!(retry.status(), 201);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    let retry: Value = retry.json().await.unwrap();
+    assert_eq!(retry["id"], first["id"], "the same order, not a second one");
+    assert_eq!(stored(&stack.order).await.0, 1);
+
+    // The replay stored its record again: the next retry is answered from Redis, still the same order.
+    let again: Value = post_with_key(&stack.order, "key-lost", &body).await.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+
+    // Another body under the lost key is still refused, from the PostgreSQL record.
+    forget_in_redis(&stack.order, "key-lost").await;
+    let mut other = body.clone();
+    other["description"] = json!("another order");
+    assert_tmf_error(post_with_key(&stack.order, "key-lost", &other).await, 409, "different body").await;
+    assert_eq!(stored(&stack.order).await.0, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_key_with_another_body_is_409_and_creates_nothing() {
     let stack = stack().await;
