@@ -14,11 +14,11 @@
 //! - Redis unavailable: a POST with a key is 503 (the guarantee cannot be kept); without a key it works.
 //! - The key is also written to PostgreSQL (`order_idempotency_key`) **in the transaction that creates the
 //!   order** ([`record_in`]). Redis alone cannot close one window: a process killed after the order committed
-//!   but before the `done` record was stored (or a Redis that lost it) would let the retry, once the claim
-//!   expired, create a second order — `make chaos` found exactly that. So the owner of a claim first looks the
-//!   key up there ([`recorded`]) and replays the order it finds (as it is now: the first response was not
-//!   kept); and the table's primary key refuses a second order for one key whatever Redis says. Rows are purged
-//!   after [`RECORD_TTL`], the replay window ([`purge_expired`]).
+//!   but before the `done` record was stored (what `make chaos` does to this service under load), or a Redis
+//!   that lost the record, would let the retry, once the claim expired, create a second order. So the owner
+//!   of a claim first looks the key up there ([`recorded`]) and replays the order it finds (as it is now: the
+//!   first response was not kept); and the table's primary key refuses a second order for one key whatever
+//!   Redis says. Rows are purged after [`RECORD_TTL`], the replay window ([`purge_expired`]).
 //!
 //! Decisions: docs/adr/0014-order-state-and-pricing.md.
 
