@@ -98,21 +98,13 @@ declare -A IDLE PEAK
 for svc in "${SERVICES[@]}"; do IDLE[$svc]=$(rss_mib "$svc"); done
 
 # --- wrk runs -------------------------------------------------------------------------------------------------
-lua() { # lua FILE BODY: a wrk script POSTing BODY with the token
-  cat >"$1" <<LUA
-wrk.method = "POST"
-wrk.body = '$2'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $TOKEN"
-LUA
-}
 auth_lua=$work/get.lua
 cat >"$auth_lua" <<LUA
 wrk.headers["Authorization"] = "Bearer $TOKEN"
 LUA
-lua "$work/customer.lua" "$CUSTOMER_BODY"
-lua "$work/account.lua" "$ACCOUNT_BODY"
-lua "$work/order.lua" "$ORDER_BODY"
+post_lua "$work/customer.lua" "$CUSTOMER_BODY" "$TOKEN"
+post_lua "$work/account.lua" "$ACCOUNT_BODY" "$TOKEN"
+post_lua "$work/order.lua" "$ORDER_BODY" "$TOKEN"
 
 rows=$work/rows.tsv # service, operation, kind, result ("rps p50 p99 non2xx"), baseline result
 measure() { # measure SERVICE OPERATION KIND URL [wrk args]: the operation, then /health of the same service

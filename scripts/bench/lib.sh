@@ -35,3 +35,13 @@ ensure_wrk() {
     exit 1
   }
 }
+
+# post_lua FILE BODY TOKEN: a wrk script that POSTs the JSON BODY with a bearer TOKEN.
+post_lua() {
+  cat >"$1" <<LUA
+wrk.method = "POST"
+wrk.body = '$2'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $3"
+LUA
+}

@@ -46,12 +46,7 @@ ORDERS=http://127.0.0.1:18622/tmf-api/productOrderingManagement/v4/productOrder
 body="{\"productOrderItem\":[{\"id\":\"1\",\"action\":\"add\",\"productOffering\":{\"id\":\"$fibre\"}},{\"id\":\"2\",\"action\":\"add\",\"productOffering\":{\"id\":\"$tv\"}}],\"relatedParty\":[{\"id\":\"$customer\",\"role\":\"Customer\",\"@referredType\":\"Customer\"}]}"
 post "$ORDERS" "$body" >/dev/null # warms the caches and proves the body is accepted
 
-cat >"$post_lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$body'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $TOKEN"
-LUA
+post_lua "$post_lua" "$body" "$TOKEN"
 
 health=$(run "http://127.0.0.1:18622/health")
 orders=$(run "$ORDERS" -s "$post_lua")

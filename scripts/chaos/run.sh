@@ -259,22 +259,25 @@ if all_ready; then check "every service ready" "all four answer /ready 200, with
 # --- Phase 2: rolling restart under load ----------------------------------------------------------------------
 restarts=$work/rolling.tsv
 : >"$restarts"
+stop_gracefully() { # stop_gracefully SVC a|b: SIGTERM, and wait until it has drained and exited
+  local pid
+  pid=$(pid_of "$1" "$2")
+  kill -TERM "$pid"
+  wait_exit "$pid" 40 || { say "$1 replica $2 did not stop on SIGTERM"; exit 1; }
+}
+start_ready() { # start_ready SVC a|b PORT
+  start "$1" "$2"
+  wait_ready "$3" 120 || { say "$1 replica $2 not ready"; exit 1; }
+  sleep 0.5 # the balancer's next probe
+}
 roll() { # roll SVC: second replica up, first replaced, second down
-  local svc=$1 t0 old
+  local svc=$1 t0
   say "rolling restart of $svc"
   t0=$(now)
-  start "$svc" b
-  wait_ready "${PORT_B[$svc]}" 120 || { say "$svc replica b not ready"; exit 1; }
-  sleep 0.5
-  old=$(pid_of "$svc" a)
-  kill -TERM "$old"
-  wait_exit "$old" 40 || { say "$svc did not stop on SIGTERM"; exit 1; }
-  start "$svc" a
-  wait_ready "${PORT_A[$svc]}" 120 || { say "$svc replica a not ready after its restart"; exit 1; }
-  sleep 0.5
-  old=$(pid_of "$svc" b)
-  kill -TERM "$old"
-  wait_exit "$old" 40 || { say "$svc replica b did not stop on SIGTERM"; exit 1; }
+  start_ready "$svc" b "${PORT_B[$svc]}"
+  stop_gracefully "$svc" a
+  start_ready "$svc" a "${PORT_A[$svc]}"
+  stop_gracefully "$svc" b
   rm -f "$work/$svc-b.pid"
   printf '%s\t%s\n' "$svc" "$(since "$t0")" >>"$restarts"
 }
