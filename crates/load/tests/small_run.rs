@@ -4,54 +4,18 @@
 //! API, reports the damage.
 
 use bss_common::auth::ALL_SCOPES;
-use bss_load::client::{Api, Targets};
+mod stack;
+
+use bss_load::client::Api;
 use bss_load::{Options, invariants};
-use bss_testkit::TestApp;
 use std::sync::Arc;
 use std::time::Duration;
 
-struct Stack {
-    catalog: TestApp,
-    customer: TestApp,
-    order: TestApp,
-    billing: TestApp,
-}
-
-async fn stack() -> Stack {
-    let prefix = format!("test-load-{}", uuid::Uuid::new_v4().simple());
-    let catalog = TestApp::spawn(&catalog::SPEC, catalog::routes).await;
-    let customer = TestApp::spawn(&customer::SPEC, customer::routes).await;
-    let (billing_prefix, customer_url) = (prefix.clone(), customer.address.clone());
-    let billing = TestApp::spawn_with(&billing::SPEC, billing::routes, |env| {
-        env.set("REDIS_KEY_PREFIX", billing_prefix).set("CUSTOMER_URL", customer_url);
-    })
-    .await;
-    let peers = (catalog.address.clone(), customer.address.clone(), billing.address.clone());
-    let order = TestApp::spawn_with(&order::SPEC, order::routes, |env| {
-        env.set("REDIS_KEY_PREFIX", prefix)
-            .set("FULFILMENT_MODE", "auto")
-            .set("CATALOG_URL", peers.0)
-            .set("CUSTOMER_URL", peers.1)
-            .set("BILLING_URL", peers.2);
-    })
-    .await;
-    Stack { catalog, customer, order, billing }
-}
-
-fn targets(stack: &Stack) -> Targets {
-    Targets {
-        catalog: stack.catalog.address.clone(),
-        customer: stack.customer.address.clone(),
-        order: stack.order.address.clone(),
-        billing: stack.billing.address.clone(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_run_bills_every_completed_order_exactly_once_and_the_checker_sees_damage() {
-    let stack = stack().await;
+    let stack = stack::stack().await;
     let options = Options {
-        targets: targets(&stack),
+        targets: stack.targets(),
         token: bss_testkit::token(ALL_SCOPES),
         concurrency: 3,
         rate: None,
@@ -115,7 +79,7 @@ async fn a_small_run_bills_every_completed_order_exactly_once_and_the_checker_se
     .await
     .unwrap();
 
-    let api = Api::new(targets(&stack), options.token.clone(), Arc::new(bss_load::stats::Stats::default())).unwrap();
+    let api = Api::new(stack.targets(), options.token.clone(), Arc::new(bss_load::stats::Stats::default())).unwrap();
     let again = invariants::verify(&api, &outcome.journeys, &outcome.last_bill_dates).await;
     let on = |account: &str| -> Vec<String> {
         again.violations.iter().filter(|v| v.account.as_deref() == Some(account)).map(|v| v.problem.clone()).collect()

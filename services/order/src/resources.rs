@@ -157,7 +157,14 @@ fn item_state(item: &Value) -> Option<&str> {
 
 /// Rules beyond the schema, on create and after every PATCH: at least one item, unique item ids, a known
 /// action, a positive quantity, known item states.
+/// The longest `externalId`, in characters: it is indexed (unique per customer), and a B-tree entry must fit
+/// in about a third of a page; a longer one was a 500 from PostgreSQL before.
+pub const MAX_EXTERNAL_ID_CHARS: usize = 256;
+
 pub fn validate_order(order: &Value) -> Result<(), ApiError> {
+    if order.get("externalId").and_then(Value::as_str).is_some_and(|id| id.chars().count() > MAX_EXTERNAL_ID_CHARS) {
+        return Err(ApiError::bad_request(format!("'externalId' must be at most {MAX_EXTERNAL_ID_CHARS} characters.")));
+    }
     let items = items(order);
     if items.is_empty() {
         return Err(ApiError::bad_request("'productOrderItem' needs at least one item."));
