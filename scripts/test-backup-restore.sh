@@ -176,6 +176,8 @@ INSERT INTO ordering.tmf_resource (kind, id, name, status, version, last_update,
    '{"id":"ord-1","externalId":"EXT-1","state":"completed","relatedParty":[{"id":"cust-1","role":"Customer"}],
      "productOrderItem":[{"id":"1","action":"add","quantity":2,"itemPrice":[{"priceType":"recurring",
      "price":{"taxIncludedAmount":{"unit":"EUR","value":19.99}}}]}]}');
+INSERT INTO ordering.order_idempotency_key (subject, key, fingerprint, order_id, created_at) VALUES
+  ('local-developer', 'key-ord-1', '0123456789abcdef0123456789abcdef', 'ord-1', '2026-12-02 09:30:00.5+00');
 
 -- Events, listeners, deliveries and audit records in every schema (identity columns advance their sequences).
 DO \$\$
