@@ -11,7 +11,7 @@ ARGS ?=
 SCOPES ?=
 
 .PHONY: help run up down status env token test build fmt lint clean-dev deps infra-up infra-down deploy-check k8s \
-	backup restore bench chaos
+	backup restore bench chaos fuzz
 
 help: ## list the targets
 	@echo "Targets:"
@@ -60,6 +60,9 @@ bench: ## the standard load runs on a stack of their own (release build), writte
 
 chaos: ## faults and a rolling restart under load on a stack of their own, written to docs/resilience.md
 	@bash scripts/chaos/run.sh
+
+fuzz: ## schemathesis against each service from the official TMF v4 specs: no 5xx, every rejection a TMF error
+	@bash scripts/fuzz/run.sh
 
 fmt: ## format the code
 	cargo fmt --all

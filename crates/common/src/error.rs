@@ -122,10 +122,22 @@ impl From<sqlx::Error> for ApiError {
                 tracing::warn!(error = %e, "database unavailable");
                 ApiError::service_unavailable("The database is temporarily unavailable; retry later.")
             }
+            // A value PostgreSQL cannot store — the NUL character, which JSON allows as `\u0000` but `jsonb` and
+            // `text` do not — is the client's input, not a fault: 400, and the transaction is rolled back.
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some(UNTRANSLATABLE_CHARACTER | CHARACTER_NOT_IN_REPERTOIRE)) =>
+            {
+                ApiError::bad_request("A text value contains a character that cannot be stored (NUL, \\u0000).")
+            }
             other => ApiError::internal(other),
         }
     }
 }
+
+/// SQLSTATE 22P05: `jsonb` refuses `\u0000`.
+const UNTRANSLATABLE_CHARACTER: &str = "22P05";
+/// SQLSTATE 22021: a `text` value with a 0x00 byte.
+const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {

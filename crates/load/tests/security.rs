@@ -236,6 +236,34 @@ async fn oversized_values_and_bodies_are_refused_with_a_tmf_error_and_change_not
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_character_anywhere_in_a_body_is_a_400_and_changes_nothing() {
+    // JSON allows "\u0000"; PostgreSQL's jsonb and text do not. schemathesis (make fuzz) found the 500 this was.
+    let stack = stack::stack().await;
+    let (offering, customer, _) = seed(&stack).await;
+    let before = everything(&stack).await;
+    let nul = "a\u{0}b";
+    for (app, path, body) in [
+        (&stack.catalog, format!("{CATALOG}/category"), json!({"name": "ok", "description": nul})),
+        (&stack.catalog, format!("{CATALOG}/productOffering"), json!({"name": "ok", "version": nul})),
+        (
+            &stack.customer,
+            format!("{CUSTOMERS}/customer"),
+            json!({"name": nul, "engagedParty": {"id": "p", "@referredType": "Individual"}}),
+        ),
+        (
+            &stack.order,
+            format!("{ORDERS}/productOrder"),
+            json!({"description": nul, "relatedParty": [{"id": customer["id"], "@referredType": "Customer"}],
+                   "productOrderItem": [{"id": "1", "action": "add", "productOffering": {"id": offering["id"]}}]}),
+        ),
+    ] {
+        let error = assert_tmf_error(app.post_json(&path, &body).await, 400, &format!("NUL in {path}")).await;
+        assert!(error["message"].as_str().unwrap().contains("NUL"), "{path}: {error}");
+    }
+    assert_eq!(everything(&stack).await, before, "nothing changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_list_is_bounded() {
     let stack = stack::stack().await;
     seed(&stack).await;
