@@ -22,7 +22,13 @@ PROFILE=${PROFILE:-debug}
 SPECS=${TMF_SPECS:-$REPO/../shared/tmf/specs}
 SCHEMATHESIS_VERSION=4.32.5
 say() { echo "fuzz: $*" >&2; }
-[[ -d $SPECS ]] || { say "the official TMF specs are not at $SPECS (set TMF_SPECS)"; exit 1; }
+if [[ ! -d $SPECS ]]; then
+  # The specs live beside the repository, not in it. A CI machine without them skips the smoke, loudly,
+  # rather than failing every build; `make fuzz` itself fails.
+  say "the official TMF specs are not at $SPECS (set TMF_SPECS)"
+  [[ $SMOKE == 1 ]] && { say "SKIPPED: no specs, no fuzzing"; exit 0; }
+  exit 1
+fi
 
 venv=$REPO/.dev/tools/schemathesis
 if [[ ! -x $venv/bin/st ]] || ! "$venv/bin/st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
