@@ -72,12 +72,7 @@ psql "$BENCH_DATABASE_URL" -qc "SET search_path = $SERVICE" -c "
   FROM r" -c "VACUUM ANALYZE tmf_resource"
 
 post_lua=$(mktemp --suffix=.lua)
-cat >"$post_lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$POST_BODY'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $TOKEN"
-LUA
+post_lua "$post_lua" "$POST_BODY" "$TOKEN"
 
 echo "bench: warming up" >&2
 wrk -t1 -c4 -d3s "$URL$BASE/$RESOURCE/$target_id" -H "Authorization: Bearer $TOKEN" >/dev/null
