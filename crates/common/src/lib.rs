@@ -6,6 +6,7 @@
 //! body ([`error`]), PostgreSQL ([`db`]), Redis ([`kv`]), the outgoing HTTP client ([`http_client`]) and the
 //! application assembly that ties them together ([`server`]). A service's `main` is [`run_service`].
 
+pub mod api_docs;
 pub mod audit;
 pub mod auth;
 pub mod config;
@@ -34,6 +35,11 @@ where
     match std::env::args().nth(1).as_deref() {
         Some("healthcheck") => std::process::exit(healthcheck()),
         Some("migrate") => std::process::exit(migrate_and_exit(spec).await),
+        Some("openapi") => {
+            // The document needs no settings, database or network: `make sdk` generates clients from it.
+            println!("{:#}", (spec.api_document)());
+            return Ok(());
+        }
         _ => {}
     }
     let telemetry = telemetry::init(spec.name);

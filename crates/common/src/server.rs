@@ -9,6 +9,7 @@
 //! metrics → TMF error shaping (panics become 500s, every error body becomes the TMF error) → authentication,
 //! authorisation and audit → the service's handlers.
 
+use crate::api_docs;
 use crate::audit::{AuditCategory, AuditLog, AuditRecord};
 use crate::auth::{self, Access, Verifier};
 use crate::config::Settings;
@@ -59,6 +60,9 @@ pub struct ServiceSpec {
     /// Checks the service's own settings with types only the service knows (billing parses its default
     /// account's currency, time zone and tax rate); an error names the variable and stops start-up.
     pub validate_settings: fn(&Settings) -> Result<(), crate::config::ConfigError>,
+    /// The service's OpenAPI document (built from its route declarations by `bss_tmf::openapi`), served at
+    /// `/openapi.json` and printed by the `openapi` subcommand.
+    pub api_document: fn() -> serde_json::Value,
 }
 
 /// An [`ServiceSpec::on_start`] for services without workers of their own.
@@ -216,6 +220,8 @@ impl Application {
                 .service(resource("/ready").route(web::get().to(probes::ready)))
                 .service(resource("/health").route(web::get().to(probes::health)))
                 .service(resource("/metrics").route(web::get().to(probes::metrics)))
+                .service(resource("/openapi.json").route(web::get().to(api_docs::document)))
+                .service(resource("/api-docs").route(web::get().to(api_docs::page)))
                 .configure(routes.clone())
                 .default_service(web::to(error::unmatched_route))
         })
@@ -280,9 +286,20 @@ impl Application {
     }
 }
 
-/// A route whose other methods get 405 with the TMF error body (rather than actix's empty 404).
+/// A route whose other methods get 405 with the TMF error body (rather than actix's empty 404). Its path is
+/// recorded (see [`registered_paths`]).
 pub fn resource(path: &str) -> actix_web::Resource {
+    REGISTERED_PATHS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(path.to_owned());
     web::resource(path).default_service(web::to(error::method_not_allowed))
+}
+
+static REGISTERED_PATHS: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Every path registered with [`resource`] in this process (by any service built in it), so a test can
+/// prove that a service documents every route it serves.
+pub fn registered_paths() -> Vec<String> {
+    REGISTERED_PATHS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().cloned().collect()
 }
 
 /// Gives every error response the TMF body and turns a handler panic into a 500 that reveals nothing.

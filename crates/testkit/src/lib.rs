@@ -8,6 +8,7 @@
 
 pub mod conformance;
 pub mod listener;
+pub mod openapi;
 pub mod otlp;
 pub mod process;
 pub mod proxy;

@@ -8,12 +8,14 @@
 //! - [`events`]: the transactional outbox, its relay to the service's Redis Stream and the deliveries to `/hub`
 //!   listeners; [`hub`]: the `/hub` endpoints.
 //! - [`money`]: TMF `Money` parsed into integer minor units; [`schema`]: declarative body checks.
-//! - [`routes`]: the five operations of a collection as HTTP handlers.
+//! - [`routes`]: the five operations of a collection as HTTP handlers; [`openapi`]: the OpenAPI document
+//!   derived from the same declarations, and its comparison with the official contract.
 //! - [`sellable`]: the catalog's sellability rule, shared by the catalog and the order service.
 
 pub mod events;
 pub mod hub;
 pub mod money;
+pub mod openapi;
 pub mod patch;
 pub mod query;
 pub mod routes;

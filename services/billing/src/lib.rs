@@ -23,6 +23,7 @@ pub mod default_accounts;
 pub mod document;
 pub mod listing;
 pub mod ondemand;
+pub mod openapi;
 pub mod payments;
 pub mod rating;
 
@@ -47,6 +48,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     required_peers: &["CUSTOMER_URL"],
     validate_settings: default_accounts::validate_settings,
     audit_reads: false,
+    api_document: openapi::document,
 };
 
 /// Registers the service's routes: `billingAccount` under the TMF666 base path; `customerBill` (with its

@@ -27,7 +27,7 @@ use uuid::Uuid;
 /// How often the worker looks for requests left `inProgress` (by a crash, or a database failure).
 const POLL: Duration = Duration::from_secs(2);
 
-static ON_DEMAND_SCHEMA: Schema = Schema {
+pub static ON_DEMAND_SCHEMA: Schema = Schema {
     type_name: "CustomerBillOnDemand",
     fields: &[
         req("billingAccount", Ty::Ref),
@@ -251,7 +251,7 @@ static ON_DEMAND_ATTRIBUTES: &[Attribute] = &[
     Attribute { path: "lastUpdate", column: "last_update", ty: ColumnType::Timestamp },
 ];
 
-static ON_DEMAND_LISTING: Listing = Listing {
+pub static ON_DEMAND_LISTING: Listing = Listing {
     from: "bill_on_demand",
     id: "id",
     attributes: ON_DEMAND_ATTRIBUTES,

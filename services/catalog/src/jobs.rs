@@ -93,16 +93,15 @@ pub static IMPORT_JOB: ResourceKind = ResourceKind {
     extra_events: bss_tmf::store::no_extra_events,
 };
 
-/// Job routes: list, get and delete from the toolkit; POST and the export content here.
+/// Job routes: list, get and delete from the toolkit; POST and the export content here. (The POST handlers
+/// must be routes of the toolkit's collection resource: a second resource on the same path would shadow its
+/// GET with a 405, as it once did, until the API document's drift test found it.)
 pub fn configure(config: &mut web::ServiceConfig, base_path: &'static str) {
     use bss_common::server::resource;
-    use bss_tmf::routes::{Operations, configure_operations};
-    config
-        .service(resource(&format!("{base_path}/exportJob")).route(web::post().to(create_export)))
-        .service(resource(&format!("{base_path}/importJob")).route(web::post().to(create_import)))
-        .service(resource(&format!("{base_path}/exportJob/{{id}}/content")).route(web::get().to(export_content)));
-    configure_operations(config, base_path, &EXPORT_JOB, Operations::READ_AND_DELETE);
-    configure_operations(config, base_path, &IMPORT_JOB, Operations::READ_AND_DELETE);
+    use bss_tmf::routes::{Operations, configure_with_create_operations};
+    config.service(resource(&format!("{base_path}/exportJob/{{id}}/content")).route(web::get().to(export_content)));
+    configure_with_create_operations(config, base_path, &EXPORT_JOB, create_export, Operations::READ_AND_DELETE);
+    configure_with_create_operations(config, base_path, &IMPORT_JOB, create_import, Operations::READ_AND_DELETE);
 }
 
 fn now_rfc3339() -> String {

@@ -7,6 +7,7 @@
 //! reads them on every order.
 
 pub mod jobs;
+pub mod openapi;
 pub mod resources;
 
 use actix_web::web;
@@ -30,6 +31,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     required_peers: &[],
     validate_settings: bss_common::server::no_settings_check,
     audit_reads: false,
+    api_document: openapi::document,
 };
 
 /// Registers the TMF620 routes: the five resources, the jobs and `/hub`.

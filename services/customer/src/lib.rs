@@ -6,6 +6,7 @@
 //! (request spans carry only the path, errors never echo values). `GET customer/{id}` reads through the Redis
 //! cache: the order service checks the customer of every order.
 
+pub mod openapi;
 pub mod resources;
 
 use actix_web::web;
@@ -29,6 +30,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     required_peers: &[],
     validate_settings: bss_common::server::no_settings_check,
     audit_reads: true,
+    api_document: openapi::document,
 };
 
 /// Registers the TMF629 routes: `customer` and `/hub`.

@@ -23,6 +23,7 @@
 pub mod cancel;
 pub mod fulfilment;
 pub mod idempotency;
+pub mod openapi;
 pub mod pricing;
 pub mod resources;
 
@@ -52,6 +53,7 @@ pub static SPEC: ServiceSpec = ServiceSpec {
     required_peers: &["CATALOG_URL", "CUSTOMER_URL", "BILLING_URL"],
     validate_settings: bss_common::server::no_settings_check,
     audit_reads: false,
+    api_document: openapi::document,
 };
 
 /// Registers the TMF622 routes: `productOrder`, `cancelProductOrder` and `/hub`.

@@ -15,3 +15,4 @@ mod tracing;
 // `test_env` points CATALOG_URL, CUSTOMER_URL and BILLING_URL at a closed port, so the order service starts as
 // it must (all three are required) and the runtime checks never depend on the peers.
 bss_testkit::runtime_conformance!(order::SPEC, order::routes, env!("CARGO_BIN_EXE_order"));
+bss_testkit::openapi_conformance!(order::SPEC, order::routes, order::openapi::CONTRACT);
