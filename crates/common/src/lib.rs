@@ -37,7 +37,9 @@ where
         Some("migrate") => std::process::exit(migrate_and_exit(spec).await),
         Some("openapi") => {
             // The document needs no settings, database or network: `make sdk` generates clients from it.
-            println!("{:#}", (spec.api_document)());
+            use std::io::Write as _;
+            // A closed pipe (`| head`) ends the output quietly.
+            let _ = writeln!(std::io::stdout(), "{:#}", (spec.api_document)());
             return Ok(());
         }
         _ => {}
