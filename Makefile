@@ -11,7 +11,7 @@ ARGS ?=
 SCOPES ?=
 
 .PHONY: help run up down status env token test build fmt lint clean-dev deps infra-up infra-down deploy-check k8s \
-	backup restore bench chaos fuzz
+	backup restore bench chaos fuzz sdk
 
 help: ## list the targets
 	@echo "Targets:"
@@ -37,7 +37,7 @@ env: ## print export lines for the stack: eval "$(make -s env)"
 token: ## print a bearer token for the local stack (SCOPES='catalog:read ...' to narrow it)
 	@SCOPES='$(SCOPES)' $(DEVSTACK) token
 
-test: ## workspace tests (cargo nextest) against the local PostgreSQL/Redis, then the stack lifecycle test
+test: ## workspace tests (cargo nextest) against the local PostgreSQL/Redis, then the stack, backup and SDK tests
 	@$(DEVSTACK) test $(ARGS)
 
 build: ## cargo build --bins (debug)
@@ -61,8 +61,11 @@ bench: ## the standard load runs on a stack of their own (release build), writte
 chaos: ## faults and a rolling restart under load on a stack of their own, written to docs/resilience.md
 	@bash scripts/chaos/run.sh
 
-fuzz: ## schemathesis against each service from the official TMF v4 specs: no 5xx, every rejection a TMF error
+fuzz: ## schemathesis against each service's /openapi.json and the official TMF v4 specs: no 5xx, TMF errors
 	@bash scripts/fuzz/run.sh
+
+sdk: ## generate the Python, TypeScript and Go clients from the services' OpenAPI documents into sdk/
+	@bash scripts/sdk/generate.sh
 
 fmt: ## format the code
 	cargo fmt --all

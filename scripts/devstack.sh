@@ -876,7 +876,7 @@ cmd_test() {
   cmd_infra_up
   drop_test_databases
   stack_env
-  local rc_unit=0 rc_life=0 rc_backup=0
+  local rc_unit=0 rc_life=0 rc_backup=0 rc_sdk=0
   cd "$REPO"
   ensure_nextest
   log "cargo nextest run --workspace --no-fail-fast $*"
@@ -885,10 +885,12 @@ cmd_test() {
   bash "$REPO/scripts/test-stack-lifecycle.sh" || rc_life=$?
   log "scripts/test-backup-restore.sh"
   bash "$REPO/scripts/test-backup-restore.sh" || rc_backup=$?
+  log "scripts/test-sdk.sh"
+  bash "$REPO/scripts/test-sdk.sh" || rc_sdk=$?
   outcome() { if [[ $1 == 0 ]]; then echo passed; else echo "FAILED (exit $1)"; fi; }
   log "workspace tests: $(outcome $rc_unit); stack lifecycle: $(outcome $rc_life);" \
-    "backup and restore: $(outcome $rc_backup)"
-  ((rc_unit == 0 && rc_life == 0 && rc_backup == 0))
+    "backup and restore: $(outcome $rc_backup); SDKs: $(outcome $rc_sdk)"
+  ((rc_unit == 0 && rc_life == 0 && rc_backup == 0 && rc_sdk == 0))
 }
 
 cmd_clean() {
