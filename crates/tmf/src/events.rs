@@ -123,8 +123,12 @@ pub async fn enqueue(tx: &mut PgConnection, event: NewEvent<'_>) -> Result<Uuid,
     .fetch_one(&mut *tx)
     .await?;
 
+    // FOR KEY SHARE: a listener unregistered between this read and the insert below would fail the insert's
+    // foreign key (a 500 for the write that raised the event: `make fuzz` found it, deleting listeners while
+    // writing). The lock makes an unregistration wait for this transaction, and skips a listener whose
+    // unregistration committed first.
     let listeners: Vec<(String, Option<String>)> =
-        sqlx::query_as("SELECT id, query FROM hub_listener").fetch_all(&mut *tx).await?;
+        sqlx::query_as("SELECT id, query FROM hub_listener FOR KEY SHARE").fetch_all(&mut *tx).await?;
     let matching: Vec<String> = listeners
         .into_iter()
         .filter(|(id, query)| listener_wants(id, query.as_deref(), &payload))
