@@ -36,26 +36,8 @@ source "$REPO/scripts/backup.sh" # the bk_* helpers (connection, client lookup);
 set +e
 BK_NAME=test-backup-restore
 
-PASSED=0
-FAILED=0
-pass() {
-  PASSED=$((PASSED + 1))
-  echo "ok     - $*"
-}
-fail() {
-  FAILED=$((FAILED + 1))
-  echo "not ok - $*"
-}
-check() { # check DESCRIPTION COMMAND...: one check; returns the command's outcome
-  local what=$1
-  shift
-  if "$@"; then
-    pass "$what"
-  else
-    fail "$what"
-    return 1
-  fi
-}
+# shellcheck source=lib/checks.sh
+source "$REPO/scripts/lib/checks.sh"
 fatal() {
   echo "test-backup-restore: setup failed: $*" >&2
   echo "backup-restore: $PASSED passed, $((FAILED + 1)) failed"

@@ -20,62 +20,12 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEVSTACK=(bash "$REPO/scripts/devstack.sh")
 SERVICES=(catalog customer order billing)
 
-export BSS_DEV_DIR=$REPO/.dev/sdk-test
-export BSS_PG_PORT=25632
-export BSS_REDIS_PORT=26579
-export BSS_PORT_CATALOG=18720
-export BSS_PORT_ORDER=18722
-export BSS_PORT_CUSTOMER=18729
-export BSS_PORT_BILLING=18778
+# shellcheck source=lib/checks.sh
+source "$REPO/scripts/lib/checks.sh"
+use_private_stack sdk-test 25632 26579 187
 export BILLING_RUN_SCHEDULER=false
-ALL_PORTS=("$BSS_PG_PORT" "$BSS_REDIS_PORT" "$BSS_PORT_CATALOG" "$BSS_PORT_ORDER" "$BSS_PORT_CUSTOMER"
-  "$BSS_PORT_BILLING")
 OUT=$REPO/.dev/sdk-test-output # output of the last run's steps, for diagnosis
 VENV=$REPO/.dev/tools/sdk-python
-
-PASSED=0
-FAILED=0
-
-pass() {
-  PASSED=$((PASSED + 1))
-  echo "ok     - $*"
-}
-fail() {
-  FAILED=$((FAILED + 1))
-  echo "not ok - $*"
-}
-# check DESCRIPTION COMMAND...: one check.
-check() {
-  local what=$1
-  shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
-
-port_open() {
-  # shellcheck disable=SC2016 # the inner script expands its own arguments
-  timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$1" 2>/dev/null
-}
-
-no_port_listens() {
-  local port busy=""
-  for port in "${ALL_PORTS[@]}"; do port_open "$port" && busy+="$port "; done
-  [[ -z $busy ]] || {
-    echo "    still listening: $busy"
-    return 1
-  }
-}
-
-# logged STEP COMMAND...: run COMMAND, output into $OUT/STEP.log; on failure show its tail.
-logged() {
-  local step=$1 rc=0
-  shift
-  "$@" >"$OUT/$step.log" 2>&1 </dev/null || rc=$?
-  if ((rc != 0)); then
-    echo "    $* exited $rc; last lines of $OUT/$step.log:"
-    tail -n 30 "$OUT/$step.log" | sed 's/^/    | /'
-  fi
-  return "$rc"
-}
 
 generated() { # openapi-generator accepted every document and generated every client
   grep -q '^sdk: openapi-generator: .* clients generated' "$OUT/generate.log"
@@ -123,19 +73,7 @@ run_flow() {
   }
 }
 
-# Whatever happens, leave nothing of this stack running.
-cleanup() {
-  "${DEVSTACK[@]}" down >>"$OUT/cleanup.log" 2>&1 </dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# A fresh start: stop what an earlier, interrupted run may have left, then wipe its state.
-mkdir -p "$BSS_DEV_DIR"
-"${DEVSTACK[@]}" clean >/dev/null 2>&1 </dev/null || true
-rm -rf "$OUT"
-mkdir -p "$OUT"
+start_fresh_stack
 echo "sdk: stack in $BSS_DEV_DIR, step output in $OUT"
 
 check "ports ${ALL_PORTS[*]} are free before the test" no_port_listens

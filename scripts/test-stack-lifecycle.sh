@@ -14,36 +14,12 @@ set -uo pipefail # no -e: a failed check is counted, not fatal
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEVSTACK=(bash "$REPO/scripts/devstack.sh")
 
-export BSS_DEV_DIR=$REPO/.dev/lifecycle-test
-export BSS_PG_PORT=25532
-export BSS_REDIS_PORT=26479
-export BSS_PORT_CATALOG=18620
-export BSS_PORT_ORDER=18622
-export BSS_PORT_CUSTOMER=18629
-export BSS_PORT_BILLING=18678
+# shellcheck source=lib/checks.sh
+source "$REPO/scripts/lib/checks.sh"
+use_private_stack lifecycle-test 25532 26479 186
 SERVICES=(catalog customer order billing)
-ALL_PORTS=("$BSS_PG_PORT" "$BSS_REDIS_PORT" "$BSS_PORT_CATALOG" "$BSS_PORT_ORDER" "$BSS_PORT_CUSTOMER"
-  "$BSS_PORT_BILLING")
 OFFERINGS_PATH=/tmf-api/productCatalogManagement/v4/productOffering
 OUT=$REPO/.dev/lifecycle-test-output # devstack output of the last run, for diagnosis
-
-PASSED=0
-FAILED=0
-
-pass() {
-  PASSED=$((PASSED + 1))
-  echo "ok     - $*"
-}
-fail() {
-  FAILED=$((FAILED + 1))
-  echo "not ok - $*"
-}
-# check DESCRIPTION COMMAND...: one check.
-check() {
-  local what=$1
-  shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
 
 # pid_alive PID: exists and is not a zombie (zombies are dead; some PID 1s never reap them).
 pid_alive() {
@@ -51,11 +27,6 @@ pid_alive() {
   stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
   stat=${stat##*) }
   [[ ${stat:0:1} != Z ]]
-}
-
-port_open() {
-  # shellcheck disable=SC2016 # the inner script expands its own arguments
-  timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$1" 2>/dev/null
 }
 
 # http_code PORT PATH [TOKEN]: status of GET, 000 when nothing answers.
@@ -78,16 +49,11 @@ http_code() {
   echo "$code"
 }
 
-# devstack STEP ARGS...: run devstack.sh, output into $OUT/STEP.log; on failure show its tail.
+# devstack STEP ARGS...: run devstack.sh ARGS, its output in $OUT/STEP.log.
 devstack() {
-  local step=$1 rc=0
+  local step=$1
   shift
-  "${DEVSTACK[@]}" "$@" >"$OUT/$step.log" 2>&1 </dev/null || rc=$?
-  if ((rc != 0)); then
-    echo "    devstack $* exited $rc; last lines of $OUT/$step.log:"
-    tail -n 30 "$OUT/$step.log" | sed 's/^/    | /'
-  fi
-  return "$rc"
+  logged "$step" "${DEVSTACK[@]}" "$@"
 }
 
 service_pids() {
@@ -143,15 +109,6 @@ no_leftovers() {
   }
 }
 
-no_port_listens() {
-  local port busy=""
-  for port in "${ALL_PORTS[@]}"; do port_open "$port" && busy+="$port "; done
-  [[ -z $busy ]] || {
-    echo "    still listening: $busy"
-    return 1
-  }
-}
-
 all_ready() {
   local svc port code bad=""
   for svc in "${SERVICES[@]}"; do
@@ -192,19 +149,7 @@ both_up_runs_reused() { # the second up restarted nothing
   }
 }
 
-# Whatever happens, leave nothing of this stack running.
-cleanup() {
-  "${DEVSTACK[@]}" down >>"$OUT/cleanup.log" 2>&1 </dev/null || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# A fresh start: stop what an earlier, interrupted run may have left, then wipe its state.
-mkdir -p "$BSS_DEV_DIR"
-"${DEVSTACK[@]}" clean >/dev/null 2>&1 </dev/null || true
-rm -rf "$OUT"
-mkdir -p "$OUT"
+start_fresh_stack
 RECORDED_PIDS=()
 echo "lifecycle: stack in $BSS_DEV_DIR, devstack output in $OUT"
 

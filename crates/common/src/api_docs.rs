@@ -5,16 +5,31 @@
 //! service, that renders the document of whichever service serves it and lets a user try its operations
 //! with a token. Neither reveals anything a client could not learn from the API itself.
 
-use crate::ServiceContext;
+use crate::ServiceSpec;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
 
 /// The API page (no external resources: it works offline and under a strict content security policy).
 const PAGE: &str = include_str!("../assets/api-docs.html");
 
+/// The service's document as served: built and serialised once per instance, when it starts.
+#[derive(Debug, Clone)]
+pub struct RenderedDocument(Bytes);
+
+impl RenderedDocument {
+    pub fn of(spec: &ServiceSpec) -> Self {
+        let document = (spec.api_document)();
+        RenderedDocument(Bytes::from(serde_json::to_vec(&document).expect("a JSON value serialises")))
+    }
+}
+
 /// `GET /openapi.json`.
-pub async fn document(ctx: web::Data<ServiceContext>) -> HttpResponse {
-    HttpResponse::Ok().insert_header((CACHE_CONTROL, "no-cache")).json((ctx.spec.api_document)())
+pub async fn document(rendered: web::Data<RenderedDocument>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-cache"))
+        .content_type("application/json")
+        .body(rendered.0.clone())
 }
 
 /// `GET /api-docs`.

@@ -201,11 +201,13 @@ impl Application {
         (spec.on_start)(&context);
 
         let app_context = context.clone();
+        let api_document = web::Data::new(api_docs::RenderedDocument::of(spec));
         let max_body = settings.max_body_bytes;
         let server = HttpServer::new(move || {
             let (json, payload, query, path) = error::extractor_configs(max_body);
             App::new()
                 .app_data(app_context.clone())
+                .app_data(api_document.clone())
                 .app_data(ServiceName(spec.name))
                 .app_data(json)
                 .app_data(payload)

@@ -1,17 +1,17 @@
 //! Each service's OpenAPI 3.0.3 document, derived from the same declarations that serve its routes.
 //!
 //! A document written by hand drifts from the code; this one is built from each collection's
-//! [`ResourceKind`] and [`Schema`] (the attributes the server checks are the attributes it documents), so it
-//! names its schemas as TMF does (`ProductOffering`, `ProductOffering_Create`, `ProductOffering_Update`), gives
-//! every list its paging parameters and count headers, every PATCH its three media types and every failure the
-//! TMF `Error` body. Operations a service writes itself (bill runs, documents, payments) are added with
+//! [`ResourceKind`] and [`Schema`](crate::schema::Schema) (the attributes the server checks are the
+//! attributes it documents), so it names its schemas as TMF does (`ProductOffering`, `ProductOffering_Create`,
+//! `ProductOffering_Update`), gives every list its paging parameters and count headers, every PATCH its three
+//! media types and every failure the TMF `Error` body. Operations a service writes itself (bill runs, documents, payments) are added with
 //! [`Operation`]. Paths are full paths (`/tmf-api/<api>/v4/<collection>`): billing serves two TMF base paths.
 //! [`contract`] compares a document with the official specification of its API.
 
 pub mod contract;
 
 use crate::routes::Operations;
-use crate::schema::{COMMON, Field, Schema, Ty};
+use crate::schema::{COMMON, Field, Ty};
 use crate::store::ResourceKind;
 use serde_json::{Map, Value, json};
 
@@ -236,46 +236,55 @@ impl ApiDocument {
         self
     }
 
-    /// A response-only schema (what a service renders from tables of its own), under `schema.type_name`.
-    pub fn schema(mut self, schema: &Schema, required: &[&str]) -> Self {
-        let object = object_schema(&[COMMON, schema.fields], |field| required.contains(&field.name));
-        self.schemas.insert(schema.type_name.to_owned(), object);
+    /// Adds the object schema `name`: the attributes of `field_sets` that `keep` admits, requiring
+    /// `required`. Every object schema of the document, the resource variants included, is built here.
+    pub fn object(
+        mut self,
+        name: &str,
+        field_sets: &[&[Field]],
+        keep: impl Fn(&Field) -> bool,
+        required: Required,
+    ) -> Self {
+        self.insert_object(name, field_sets, keep, required);
         self
     }
 
-    /// A schema written out (a shape no [`Schema`] describes, such as a map).
+    /// A schema written out (a shape no [`crate::schema::Schema`] describes, such as a map).
     pub fn raw_schema(mut self, name: &str, schema: Value) -> Self {
         self.schemas.insert(name.to_owned(), schema);
         self
     }
 
-    /// A request-only schema under `name`, with the schema's own required attributes.
-    pub fn request_schema(mut self, name: &str, schema: &Schema) -> Self {
-        let object = object_schema(&[schema.fields], |field| field.required);
-        self.schemas.insert(name.to_owned(), object);
-        self
+    fn insert_object(
+        &mut self,
+        name: &str,
+        field_sets: &[&[Field]],
+        keep: impl Fn(&Field) -> bool,
+        required: Required,
+    ) {
+        self.schemas.insert(name.to_owned(), object_schema(field_sets, keep, required));
     }
 
     /// The resource schema (`X`), its create schema (`X_Create`) and its update schema (`X_Update`).
     fn resource_schemas(&mut self, kind: &ResourceKind) {
         let name = kind.schema.type_name;
-        let mut resource = object_schema(&[COMMON, kind.schema.fields], |_| false);
-        // Every answer has these three, `fields=` or not; the rest may be projected away.
-        resource["required"] = json!(["id", "href", "@type"]);
+        let fields: &[&[Field]] = &[COMMON, kind.schema.fields];
+        self.insert_object(name, fields, |_| true, Required::ANSWER);
         if let Some(lifecycle) = kind.lifecycle {
-            resource["properties"][lifecycle.attribute]["enum"] = json!(lifecycle.statuses());
+            self.schemas[name]["properties"][lifecycle.attribute]["enum"] = json!(lifecycle.statuses());
         }
-        self.schemas.insert(name.to_owned(), resource);
-        let create_fields: Vec<Field> =
-            COMMON.iter().chain(kind.schema.fields).filter(|f| !matches!(f.name, "id" | "href")).copied().collect();
-        self.schemas.insert(format!("{name}_Create"), object_schema(&[&create_fields], |f| f.required));
-        let update_fields: Vec<Field> = COMMON
-            .iter()
-            .chain(kind.schema.fields)
-            .filter(|f| kind.patchable.contains(&f.name) || f.name == "@type")
-            .copied()
-            .collect();
-        self.schemas.insert(format!("{name}_Update"), object_schema(&[&update_fields], |_| false));
+        self.insert_object(
+            &format!("{name}_Create"),
+            fields,
+            |field| !matches!(field.name, "id" | "href"),
+            Required::Declared,
+        );
+        self.insert_object(
+            &format!("{name}_Update"),
+            fields,
+            |field| kind.patchable.contains(&field.name) || field.name == "@type",
+            Required::Named(&[]),
+        );
     }
 
     /// Adds one operation.
@@ -494,20 +503,41 @@ pub fn schema_of(ty: &Ty) -> Value {
         Ty::Money => json!({"$ref": "#/components/schemas/Money"}),
         Ty::Quantity => json!({"$ref": "#/components/schemas/Quantity"}),
         Ty::Ref => json!({"$ref": "#/components/schemas/EntityRef"}),
-        Ty::Object(fields) => object_schema(&[COMMON, fields], |f| f.required),
+        Ty::Object(fields) => object_schema(&[COMMON, fields], |_| true, Required::Declared),
         Ty::Array(element) => json!({"type": "array", "items": schema_of(element)}),
         Ty::Any => json!({}),
     }
 }
 
-/// An object schema of `field_sets`, `required` saying which attributes it requires. A nested object's own
-/// required attributes stay required in every schema (the server checks them in any body it accepts).
-fn object_schema(field_sets: &[&[Field]], required: impl Fn(&Field) -> bool) -> Value {
+/// Which attributes an object schema requires.
+#[derive(Debug, Clone, Copy)]
+pub enum Required<'a> {
+    /// The ones the fields declare required: what a request body must carry.
+    Declared,
+    /// The attributes named here.
+    Named(&'a [&'a str]),
+}
+
+impl Required<'_> {
+    /// What every answer carries, `fields=` or not; the rest may be projected away.
+    pub const ANSWER: Required<'static> = Required::Named(&["id", "href", "@type"]);
+
+    fn requires(&self, field: &Field) -> bool {
+        match self {
+            Required::Declared => field.required,
+            Required::Named(names) => names.contains(&field.name),
+        }
+    }
+}
+
+/// An object schema of the attributes of `field_sets` that `keep` admits. A nested object's own required
+/// attributes stay required in every schema (the server checks them in any body it accepts).
+fn object_schema(field_sets: &[&[Field]], keep: impl Fn(&Field) -> bool, required: Required) -> Value {
     let mut properties = Map::new();
     let mut required_names = Vec::new();
-    for field in field_sets.iter().flat_map(|set| set.iter()) {
+    for field in field_sets.iter().flat_map(|set| set.iter()).filter(|field| keep(field)) {
         properties.insert(field.name.to_owned(), schema_of(&field.ty));
-        if required(field) {
+        if required.requires(field) {
             required_names.push(field.name);
         }
     }
@@ -616,7 +646,7 @@ fn error_responses() -> Value {
 mod tests {
     use super::*;
     use crate::query::DEFAULT_PAGING;
-    use crate::schema::{opt, req};
+    use crate::schema::{Schema, opt, req};
 
     static THING: Schema = Schema {
         type_name: "Thing",

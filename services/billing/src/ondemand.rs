@@ -17,7 +17,7 @@ use bss_common::server::resource;
 use bss_common::{ApiError, ServiceContext};
 use bss_tmf::events::{self, NewEvent};
 use bss_tmf::query::Paging;
-use bss_tmf::schema::{RELATED_PARTY, Schema, Ty, opt, req};
+use bss_tmf::schema::{Schema, Ty, opt, req};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
@@ -33,7 +33,8 @@ pub static ON_DEMAND_SCHEMA: Schema = Schema {
         req("billingAccount", Ty::Ref),
         opt("name", Ty::String),
         opt("description", Ty::String),
-        opt("relatedParty", Ty::Array(&Ty::Object(RELATED_PARTY))),
+        // One party, as TMF678 v4 has it (a RelatedPartyRef, not the array most resources carry).
+        opt("relatedParty", Ty::Ref),
         opt("customerBill", Ty::Ref),
         opt("state", Ty::String),
         opt("lastUpdate", Ty::DateTime),

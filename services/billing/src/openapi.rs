@@ -6,8 +6,8 @@
 
 use crate::{BASE_PATH, accounts, bills, ondemand};
 use bss_tmf::openapi::contract::{Allowed, Contract};
-use bss_tmf::openapi::{ApiDocument, ApiInfo, Method, Operation, RequestBody, Success, list_parameters};
-use bss_tmf::schema::{Field, Schema, Ty, opt, req};
+use bss_tmf::openapi::{ApiDocument, ApiInfo, Method, Operation, RequestBody, Required, Success, list_parameters};
+use bss_tmf::schema::{COMMON, Field, Schema, Ty, opt, req};
 use serde_json::{Value, json};
 
 const TAX_ITEM: &[Field] = &[opt("taxCategory", Ty::String), opt("taxRate", Ty::Number), opt("taxAmount", Ty::Money)];
@@ -108,16 +108,24 @@ pub fn document() -> Value {
     let rate = format!("{BASE_PATH}/appliedCustomerBillingRate");
     let on_demand = format!("{BASE_PATH}/customerBillOnDemand");
     let state_enum = json!(bills::BILL_LIFECYCLE.statuses());
+    let on_demand_fields: &[&[Field]] = &[COMMON, ondemand::ON_DEMAND_SCHEMA.fields];
+    let every = |_: &Field| true;
     ApiDocument::new(info)
         .collection(accounts::BASE_PATH, &accounts::BILLING_ACCOUNT, bss_tmf::routes::Operations::ALL, account)
-        .schema(&CUSTOMER_BILL, &["id", "href", "@type"])
-        .schema(&APPLIED_RATE, &["id", "href", "@type"])
-        .schema(&BILL_RUN_SUMMARY, &["accounts", "billsIssued", "nothingToBill", "alreadyRun", "failed"])
-        .request_schema("CustomerBill_Update", &BILL_UPDATE)
-        .request_schema("AppliedPayment_Create", &PAYMENT_CREATE)
-        .request_schema("BillRun_Create", &BILL_RUN_CREATE)
-        .raw_schema("CustomerBillOnDemand", on_demand_schema(false))
-        .raw_schema("CustomerBillOnDemand_Create", on_demand_schema(true))
+        .object(CUSTOMER_BILL.type_name, &[COMMON, CUSTOMER_BILL.fields], every, Required::ANSWER)
+        .object(APPLIED_RATE.type_name, &[COMMON, APPLIED_RATE.fields], every, Required::ANSWER)
+        .object(BILL_RUN_SUMMARY.type_name, &[COMMON, BILL_RUN_SUMMARY.fields], every, Required::Declared)
+        .object(BILL_UPDATE.type_name, &[BILL_UPDATE.fields], every, Required::Declared)
+        .object(PAYMENT_CREATE.type_name, &[PAYMENT_CREATE.fields], every, Required::Declared)
+        .object(BILL_RUN_CREATE.type_name, &[BILL_RUN_CREATE.fields], every, Required::Declared)
+        .object("CustomerBillOnDemand", on_demand_fields, every, Required::ANSWER)
+        .object(
+            "CustomerBillOnDemand_Create",
+            on_demand_fields,
+            // What the server sets: the bill it produces, its state and when that changed.
+            |field| !matches!(field.name, "id" | "href" | "state" | "lastUpdate" | "customerBill"),
+            Required::Declared,
+        )
         .operation(
             Operation::new(
                 Method::Get,
@@ -270,20 +278,6 @@ pub fn document() -> Value {
         .build_with(|document| {
             document["components"]["schemas"]["CustomerBill"]["properties"]["state"]["enum"] = state_enum;
         })
-}
-
-/// `CustomerBillOnDemand` (the resource, or the body that creates one).
-fn on_demand_schema(create: bool) -> Value {
-    let fields = ondemand::ON_DEMAND_SCHEMA.fields;
-    let mut properties = serde_json::Map::new();
-    for field in fields.iter().chain(bss_tmf::schema::COMMON) {
-        if create && matches!(field.name, "id" | "href" | "state" | "lastUpdate" | "customerBill") {
-            continue;
-        }
-        properties.insert(field.name.to_owned(), bss_tmf::openapi::schema_of(&field.ty));
-    }
-    let required: Vec<&str> = if create { vec!["billingAccount"] } else { vec!["id", "href", "@type"] };
-    json!({"type": "object", "required": required, "properties": properties})
 }
 
 /// The official TMF678 v4 contract and where this service differs on purpose.

@@ -17,18 +17,28 @@ pub fn document() -> Value {
                       offerings and their prices, with import and export jobs.",
     };
     let period = json!({"startDateTime": "2026-01-01T00:00:00Z"});
-    let examples = [
-        json!({"name": "Consumer catalog", "lifecycleStatus": "In design", "validFor": period}),
-        json!({"name": "Broadband", "isRoot": true, "lifecycleStatus": "In design"}),
-        json!({"name": "Fibre 1 Gbit/s", "brand": "Acme", "lifecycleStatus": "In design"}),
-        json!({"name": "Fibre monthly fee", "priceType": "recurring", "recurringChargePeriodType": "month",
-               "recurringChargePeriodLength": 1, "price": {"unit": "EUR", "value": 30.0},
-               "lifecycleStatus": "Active", "validFor": period}),
-        json!({"name": "Fibre 1 Gbit/s", "lifecycleStatus": "Active", "isSellable": true, "validFor": period,
-               "productOfferingPrice": [{"id": "<price id>"}]}),
+    // Each collection beside the create example its document shows.
+    let collections = [
+        (&resources::CATALOG, json!({"name": "Consumer catalog", "lifecycleStatus": "In design", "validFor": period})),
+        (&resources::CATEGORY, json!({"name": "Broadband", "isRoot": true, "lifecycleStatus": "In design"})),
+        (
+            &resources::PRODUCT_SPECIFICATION,
+            json!({"name": "Fibre 1 Gbit/s", "brand": "Acme", "lifecycleStatus": "In design"}),
+        ),
+        (
+            &resources::PRODUCT_OFFERING_PRICE,
+            json!({"name": "Fibre monthly fee", "priceType": "recurring", "recurringChargePeriodType": "month",
+                   "recurringChargePeriodLength": 1, "price": {"unit": "EUR", "value": 30.0},
+                   "lifecycleStatus": "Active", "validFor": period}),
+        ),
+        (
+            &resources::PRODUCT_OFFERING,
+            json!({"name": "Fibre 1 Gbit/s", "lifecycleStatus": "Active", "isSellable": true, "validFor": period,
+                   "productOfferingPrice": [{"id": "<price id>"}]}),
+        ),
     ];
     let mut document = ApiDocument::new(info);
-    for (kind, example) in resources::ALL.iter().zip(examples) {
+    for (kind, example) in collections {
         document = document.collection(BASE_PATH, kind, Operations::ALL, example);
     }
     let job_operations = Operations { create: true, ..Operations::READ_AND_DELETE };

@@ -19,10 +19,10 @@ pub struct Contract {
     pub allowed: &'static [Allowed],
 }
 
-/// One deliberate difference: `at` is the location it explains (`POST /billRun`,
-/// `POST /productOffering request price`), matched exactly or as the start of a deeper location; or a pattern
-/// where `*` stands for any text, matched whole (`* request * taxAmount`: that attribute at any depth of any
-/// request, and nothing below it).
+/// One deliberate difference: `at` is the location it explains, matched whole, where `*` stands for any text.
+/// `POST /productOffering request price` explains that one location and nothing below it; `* request *
+/// taxAmount` that attribute at any depth of any request; a subtree needs its own `*` (`POST /x request
+/// part*`), so an entry cannot hide a difference nobody has looked at.
 #[derive(Debug, Clone, Copy)]
 pub struct Allowed {
     pub at: &'static str,
@@ -46,13 +46,7 @@ impl std::fmt::Display for Difference {
 /// The differences no entry explains and the entries that explain nothing, as one report (`Ok` when empty).
 pub fn check(ours: &Value, official: &Value, allowed: &[Allowed]) -> Result<usize, String> {
     let differences = differences(ours, official);
-    let explains = |entry: &Allowed, difference: &Difference| {
-        if entry.at.contains('*') {
-            glob_match(entry.at, &difference.location)
-        } else {
-            difference.location == entry.at || difference.location.starts_with(&format!("{} ", entry.at))
-        }
-    };
+    let explains = |entry: &Allowed, difference: &Difference| glob_match(entry.at, &difference.location);
     let unexplained: Vec<&Difference> =
         differences.iter().filter(|d| !allowed.iter().chain(TOOLKIT_ALLOWED).any(|entry| explains(entry, d))).collect();
     let stale: Vec<&Allowed> = allowed.iter().filter(|entry| !differences.iter().any(|d| explains(entry, d))).collect();
@@ -200,8 +194,20 @@ impl<'a> Walk<'a> {
         if depth > MAX_DEPTH {
             return;
         }
-        if let (Some(my_items), Some(their_items)) = (mine.get("items"), contract.get("items")) {
-            return self.compare(location, my_items, their_items, direction, depth, found);
+        match (mine.get("items"), contract.get("items")) {
+            (Some(my_items), Some(their_items)) => {
+                return self.compare(location, my_items, their_items, direction, depth, found);
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                let (ours, theirs) =
+                    if mine.get("items").is_some() { ("an array", "one") } else { ("one", "an array") };
+                found.push(Difference {
+                    location: location.to_owned(),
+                    what: format!("{ours} here, {theirs} in the official contract"),
+                });
+                return;
+            }
+            (None, None) => {}
         }
         let (mine, contract) = (flatten(self.ours, mine), flatten(self.official, contract));
         let missing: Vec<&String> = contract.required.difference(&mine.required).collect();
@@ -322,6 +328,26 @@ mod tests {
         assert!(!glob_match("GET /hub", "GET /hub/{id}"));
         assert!(!glob_match("* request * price", "POST /x response price"));
         assert!(glob_match("*", "anything"));
+    }
+
+    #[test]
+    fn an_array_where_the_contract_has_one_object_is_a_difference() {
+        let mut doc = ours(&["name"], &["id"]);
+        doc["components"]["schemas"]["Thing_Create"]["properties"]["part"] =
+            json!({"type": "object", "required": ["id"]});
+        let found: Vec<String> = differences(&doc, &official()).iter().map(ToString::to_string).collect();
+        assert!(found.contains(&"POST /thing request part: one here, an array in the official contract".to_owned()));
+    }
+
+    #[test]
+    fn a_plain_entry_explains_its_own_location_and_nothing_below_it() {
+        let doc = ours(&[], &[]);
+        let toolkit_response_and_extra = 2;
+        let plain = [Allowed { at: "POST /extra", reason: "ours" }, Allowed { at: "POST /thing request", reason: "r" }];
+        let error = check(&doc, &official(), &plain).unwrap_err();
+        assert!(error.contains("not in the allow-list: POST /thing request part:"), "{error}");
+        let subtree = [plain[0], Allowed { at: "POST /thing request*", reason: "the request and below" }];
+        assert_eq!(check(&doc, &official(), &subtree), Ok(toolkit_response_and_extra + 2));
     }
 
     #[test]

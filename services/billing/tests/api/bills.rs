@@ -381,7 +381,13 @@ async fn a_bill_on_demand_is_done_with_its_bill_or_rejected_with_a_reason() {
     assert!(unknown["stateReason"].as_str().unwrap().contains("nobody"), "{unknown}");
 
     let account = account_with_product(&app).await;
-    let created = helpers::create(&app, &path, &json!({"name": "now please", "billingAccount": {"id": account}})).await;
+    // TMF678 v4 names one related party here (a RelatedPartyRef), not a list of them.
+    let requester = json!({"id": "agent-7", "@referredType": "Individual", "role": "requester"});
+    let listed = json!({"billingAccount": {"id": account}, "relatedParty": [requester]});
+    assert_eq!(app.post_json(&path, &listed).await.status(), 400, "relatedParty is one party");
+    let asked = json!({"name": "now please", "billingAccount": {"id": account}, "relatedParty": requester});
+    let created = helpers::create(&app, &path, &asked).await;
+    assert_eq!(created["relatedParty"], requester);
     let done = wait_ended(created["id"].as_str().unwrap().to_owned()).await;
     assert_eq!(done["state"], "done", "{done}");
     let bill = app.get_json(done["customerBill"]["href"].as_str().unwrap()).await;

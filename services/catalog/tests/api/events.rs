@@ -44,3 +44,62 @@ async fn a_listener_receives_create_change_state_and_delete_events_with_the_full
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(recorder.bodies().len(), 4, "no duplicates");
 }
+
+/// A write whose event is queued while a listener is being unregistered waits for the unregistration and
+/// queues the event without that listener (it once failed the write with a 500: the listener was read, then
+/// gone when its delivery row was inserted). Deterministic: the unregistration is held open in a transaction
+/// of the test's own until the write is seen waiting on it.
+#[tokio::test]
+async fn a_write_during_an_unregistration_waits_for_it_and_queues_the_event_without_that_listener() {
+    let app = spawn().await;
+    let registered = app.post_json(&path("hub"), &json!({"callback": "http://127.0.0.1:9/leaving"})).await;
+    assert_eq!(registered.status(), 201);
+    let listener = registered.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+
+    let mut unregistering = app.db().await;
+    let unregistering_pid: i32 =
+        sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut unregistering).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut unregistering).await.unwrap();
+    let deleted = sqlx::query("DELETE FROM hub_listener WHERE id = $1").bind(&listener).execute(&mut unregistering);
+    assert_eq!(deleted.await.unwrap().rows_affected(), 1);
+
+    let write = async {
+        let response = app.post_json(&path("productOffering"), &json!({"name": "Written meanwhile"})).await;
+        (response.status(), response.text().await.unwrap())
+    };
+    let commit_once_the_write_waits = async {
+        let mut observer = app.db().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let waiting: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))")
+                    .bind(unregistering_pid)
+                    .fetch_one(&mut observer)
+                    .await
+                    .unwrap();
+            if waiting > 0 {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "the write never waited for the unregistration");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        sqlx::query("COMMIT").execute(&mut unregistering).await.unwrap();
+    };
+    let ((status, body), ()) = tokio::join!(write, commit_once_the_write_waits);
+    assert_eq!(status, 201, "{body}");
+
+    let created: Value = serde_json::from_str(&body).unwrap();
+    let mut db = app.db().await;
+    let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE resource_id = $1")
+        .bind(created["id"].as_str().unwrap())
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(queued, 1, "the event is in the outbox");
+    let deliveries: i64 = sqlx::query_scalar("SELECT count(*) FROM listener_delivery WHERE listener_id = $1")
+        .bind(&listener)
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(deliveries, 0, "nothing is queued for the listener that left");
+}
