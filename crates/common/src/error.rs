@@ -70,12 +70,12 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", message)
     }
 
-    /// An unexpected failure: the cause is logged, the client sees a generic message.
+    /// An unexpected failure: the cause is logged, the client sees a generic message naming the trace.
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             code: "INTERNAL_ERROR",
-            message: "The server could not complete the request; quote the trace id to support.".into(),
+            message: internal_error_message(),
             source: Some(source.into()),
         }
     }
@@ -153,6 +153,15 @@ impl ResponseError for ApiError {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
         response.json(self.body())
+    }
+}
+
+/// What a client is told of a server failure: nothing of the cause, but the id of the request's trace, which
+/// its log lines (`trace_id`) and its spans in Jaeger carry, so support can find what happened.
+pub fn internal_error_message() -> String {
+    match crate::telemetry::current_trace_id() {
+        Some(trace_id) => format!("The server could not complete the request; quote trace id {trace_id} to support."),
+        None => "The server could not complete the request.".to_owned(),
     }
 }
 

@@ -383,7 +383,7 @@ fn ensure_tmf_body(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBod
             .map(|e| e.to_string())
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned())
     } else {
-        "The server could not complete the request; quote the trace id to support.".to_owned()
+        error::internal_error_message()
     };
     let body = ApiError::new(status, code_for(status), message).error_response();
     response.into_response(body)

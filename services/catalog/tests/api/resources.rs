@@ -254,3 +254,34 @@ async fn writes_need_the_write_scope_and_reads_the_read_scope() {
     let allowed = app.client.get(app.url(&path("productOffering"))).bearer_auth(&read_only).send().await.unwrap();
     assert_eq!(allowed.status(), 200);
 }
+
+/// A failure of the server's own (here: the outbox table is gone, so no write can record its event) is a 500
+/// that tells the client nothing of the cause but names the trace, and the log line with the cause carries
+/// that same trace id; the write it failed left nothing behind.
+#[tokio::test]
+async fn a_server_failure_names_the_trace_whose_log_line_holds_the_cause() {
+    let app = spawn().await;
+    let mut db = app.db().await;
+    sqlx::query("ALTER TABLE outbox RENAME TO outbox_gone").execute(&mut db).await.unwrap();
+
+    let response = app.post_json(&path("productOffering"), &json!({"name": "Never stored"})).await;
+    let error = assert_tmf_error(response, 500, "a write without its outbox").await;
+    let message = error["message"].as_str().unwrap();
+    let trace_id = message
+        .split_whitespace()
+        .find(|word| word.len() == 32 && word.chars().all(|c| c.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no trace id in {message:?}"));
+    assert!(!message.contains("outbox"), "the cause stays in the log: {message}");
+
+    let logs = bss_testkit::captured_logs();
+    let line = logs
+        .lines()
+        .find(|line| line.contains(trace_id) && line.contains("request failed"))
+        .unwrap_or_else(|| panic!("no log line of trace {trace_id}"));
+    assert!(line.contains("outbox"), "the log line names the cause: {line}");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM tmf_resource WHERE name = 'Never stored'")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "the failed write left nothing");
+}
