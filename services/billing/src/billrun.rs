@@ -387,7 +387,10 @@ async fn record_failed_run(
     .map(drop)
 }
 
-/// What a pass over many accounts did.
+/// What a pass over many accounts did: every active account it looked at is counted in `accounts` and in
+/// exactly one of the others. `alreadyRun` holds the accounts whose period (or a later one) was billed before,
+/// `failed` the runs that failed now and, for the scheduler (which does not retry them), the period runs that
+/// had failed before.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PassSummary {
@@ -435,6 +438,7 @@ pub async fn run_pass(
     let latest: std::collections::HashMap<String, (NaiveDate, bool)> =
         latest.into_iter().map(|(id, start, done)| (id, (start, done))).collect();
     let mut due = Vec::new();
+    let (mut already_run, mut still_failed) = (0, 0);
     for (id, time_zone, cycle_day) in rows {
         let (Some(zone), Some(day)) =
             (time_zone.and_then(|z| crate::calendar::AccountTimeZone::parse(&z).ok()), cycle_day)
@@ -447,14 +451,20 @@ pub async fn run_pass(
             PassDate::On(date) => date,
         };
         let Ok(period) = cycle.period_containing(on) else { continue };
+        // An account not run again is still counted, under what it already is.
         match latest.get(&id) {
-            Some((start, done)) if *start > period.start() => continue,
-            Some((start, true)) if *start == period.start() => continue,
-            Some((start, false)) if *start == period.start() && skip_failed => continue,
+            Some((start, _)) if *start > period.start() => already_run += 1,
+            Some((start, true)) if *start == period.start() => already_run += 1,
+            Some((start, false)) if *start == period.start() && skip_failed => still_failed += 1,
             _ => due.push((id, period.start())),
         }
     }
-    let mut summary = PassSummary::default();
+    let mut summary = PassSummary {
+        accounts: already_run + still_failed,
+        already_run,
+        failed: still_failed,
+        ..PassSummary::default()
+    };
     let limit = Arc::new(tokio::sync::Semaphore::new(ctx.settings.bill_runs.concurrency));
     let mut runs = tokio::task::JoinSet::new();
     for (id, bill_date) in due {
@@ -502,7 +512,9 @@ pub fn start_scheduler(ctx: &web::Data<ServiceContext>) {
                 let ctx = ctx.clone();
                 async move {
                     match run_pass(&ctx, PassDate::Today, None).await {
-                        Ok(summary) if summary.accounts > 0 => tracing::info!(?summary, "scheduled bill runs"),
+                        Ok(summary) if summary.bills_issued + summary.nothing_to_bill > 0 => {
+                            tracing::info!(?summary, "scheduled bill runs")
+                        }
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "scheduled bill runs could not start"),
                     }
@@ -514,8 +526,9 @@ pub fn start_scheduler(ctx: &web::Data<ServiceContext>) {
 
 /// `POST {base}/billRun` (an operator's extension, scope `billing:write`): a cycle pass now, as of `billDate`
 /// (`YYYY-MM-DD`, default each account's local today), over the accounts in `billingAccount` (`[{"id": …}]`,
-/// default every active account). Answers 200 with the [`PassSummary`] once the pass is over. Accounts whose run
-/// for that period completed are skipped; failed runs are tried again.
+/// default every active account; a listed one that is unknown or not active is a 422). Answers 200 with the
+/// [`PassSummary`] once the pass is over. Accounts whose run for that period completed are skipped (counted as
+/// `alreadyRun`); failed runs are tried again.
 async fn post_bill_run(ctx: web::Data<ServiceContext>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     if !body.is_object() {
@@ -538,8 +551,35 @@ async fn post_bill_run(ctx: web::Data<ServiceContext>, body: web::Json<Value>) -
         ),
         Some(_) => return Err(ApiError::bad_request("'billingAccount' must be a list of references with an id.")),
     };
+    if let Some(listed) = &only {
+        refuse_accounts_a_pass_would_skip(&ctx.db, listed).await?;
+    }
     let summary = run_pass(&ctx.clone().into_inner(), date, only.as_deref()).await?;
     Ok(HttpResponse::Ok().json(summary))
+}
+
+/// A listed account that does not exist or is not active would be passed over in silence (a typo would read
+/// as "nothing due"), so the request is refused, naming them, before anything runs.
+async fn refuse_accounts_a_pass_would_skip(db: &sqlx::PgPool, listed: &[String]) -> Result<(), ApiError> {
+    let found: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT id, status FROM tmf_resource WHERE kind = 'billingAccount' AND id = ANY($1)")
+            .bind(listed)
+            .fetch_all(db)
+            .await?;
+    let status: std::collections::HashMap<&str, Option<&str>> =
+        found.iter().map(|(id, status)| (id.as_str(), status.as_deref())).collect();
+    let problems: Vec<String> = listed
+        .iter()
+        .filter_map(|id| match status.get(id.as_str()) {
+            None => Some(format!("'{id}' does not exist")),
+            Some(Some("active")) => None,
+            Some(state) => Some(format!("'{id}' is {} (only active accounts are billed)", state.unwrap_or("unknown"))),
+        })
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::unprocessable(format!("billingAccount {}; nothing was run.", problems.join(", "))))
 }
 
 /// Registers `POST {base}/billRun`.

@@ -272,7 +272,7 @@ pub fn document() -> Value {
                 json!({"billDate": "2026-02-01", "billingAccount": [{"id": "<billing account id>"}]}),
             ))
             .success(Success::Json(200, "BillRunSummary"))
-            .errors(&[400]),
+            .errors(&[400, 422]),
         )
         .hub(BASE_PATH)
         .build_with(|document| {

@@ -232,6 +232,10 @@ async fn running_the_same_bill_run_many_times_in_parallel_and_replaying_events_c
     let runs = (0..12).map(|_| bill_run(&app, "2026-02-01", &account));
     let summaries = futures_util::future::join_all(runs).await;
     assert!(summaries.iter().all(|s| s["billsIssued"] == 0), "{summaries:?}");
+    assert!(
+        summaries.iter().all(|s| (s["accounts"] == 1 && s["alreadyRun"] == 1)),
+        "counted as already run: {summaries:?}"
+    );
     assert_eq!(billing_state(&app).await, first, "a repeated bill run changed the billing state");
 
     // Cycle runs of the same period, racing from scratch on a second account.
@@ -269,6 +273,30 @@ async fn cancelled_failed_and_uncompleted_orders_and_items_are_never_charged() {
     assert_eq!((summary["billsIssued"].as_i64(), summary["nothingToBill"].as_i64()), (Some(0), Some(1)), "{summary}");
     let rates = app.get_json(&format!("{BASE}/appliedCustomerBillingRate?billingAccount.id={account}")).await;
     assert_eq!(rates, json!([]));
+}
+
+#[tokio::test]
+async fn a_bill_run_for_an_unknown_or_inactive_account_is_refused_naming_it_and_runs_nothing() {
+    let app = spawn().await;
+    let due = account_with_product(&app).await;
+    let resting = account_with_product(&app).await;
+    let resting_href = format!("{}/{resting}", helpers::ACCOUNTS);
+    let suspended = app.patch_as(&resting_href, "application/merge-patch+json", &json!({"state": "suspended"})).await;
+    assert_eq!(suspended.status(), 200);
+    let body = json!({"billDate": "2026-02-01",
+                      "billingAccount": [{"id": due}, {"id": "no-such-account"}, {"id": resting}]});
+    let refused = app.post_json(&format!("{BASE}/billRun"), &body).await;
+    let error = bss_testkit::conformance::assert_tmf_error(refused, 422, "unknown and suspended").await;
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("'no-such-account' does not exist"), "{message}");
+    assert!(message.contains(&format!("'{resting}' is suspended")), "{message}");
+    assert!(!message.contains(&format!("'{due}'")), "the active one is not named: {message}");
+    let mut db = app.db().await;
+    let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM bill_run").fetch_one(&mut db).await.unwrap();
+    assert_eq!(runs, 0, "nothing was run");
+    assert_eq!(bills_of(&app, &due).await.len(), 0);
+    let summary = bill_run(&app, "2026-02-01", &due).await;
+    assert_eq!((summary["accounts"].as_i64(), summary["billsIssued"].as_i64()), (Some(1), Some(1)), "{summary}");
 }
 
 #[tokio::test]
