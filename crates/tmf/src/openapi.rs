@@ -4,9 +4,10 @@
 //! [`ResourceKind`] and [`Schema`](crate::schema::Schema) (the attributes the server checks are the
 //! attributes it documents), so it names its schemas as TMF does (`ProductOffering`, `ProductOffering_Create`,
 //! `ProductOffering_Update`), gives every list its paging parameters and count headers, every PATCH its three
-//! media types and every failure the TMF `Error` body. Operations a service writes itself (bill runs, documents, payments) are added with
-//! [`Operation`]. Paths are full paths (`/tmf-api/<api>/v4/<collection>`): billing serves two TMF base paths.
-//! [`contract`] compares a document with the official specification of its API.
+//! media types and every failure the TMF `Error` body. Operations a service writes itself (bill runs,
+//! documents, payments) are added with [`Operation`], and the schemas of its own with
+//! [`ApiDocument::object`]. Paths are full paths (`/tmf-api/<api>/v4/<collection>`): billing serves two TMF
+//! base paths. [`contract`] compares a document with the official specification of its API.
 
 pub mod contract;
 
