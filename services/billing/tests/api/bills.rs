@@ -233,7 +233,7 @@ async fn running_the_same_bill_run_many_times_in_parallel_and_replaying_events_c
     let summaries = futures_util::future::join_all(runs).await;
     assert!(summaries.iter().all(|s| s["billsIssued"] == 0), "{summaries:?}");
     assert!(
-        summaries.iter().all(|s| (s["accounts"] == 1 && s["alreadyRun"] == 1)),
+        summaries.iter().all(|s| s["accounts"] == 1 && s["alreadyRun"] == 1),
         "counted as already run: {summaries:?}"
     );
     assert_eq!(billing_state(&app).await, first, "a repeated bill run changed the billing state");
