@@ -155,6 +155,14 @@ class Service:
         cls = getattr(self.package, class_name, None)
         return cls(self.client) if cls is not None else None
 
+    def required_api(self, class_name: str) -> Any:
+        """The API class, or the flow stops (the failed check printed): without it the flow cannot go on."""
+        api = self.api(class_name)
+        if api is None:
+            not_ok(f"bss_{self.name} has {class_name}")
+            raise Stop()
+        return api
+
     def model(self, name: str) -> Any:
         cls = getattr(self.package, name, None)
         if cls is None:
@@ -346,11 +354,8 @@ def flow() -> None:
     run = uuid.uuid4().hex[:8]
 
     # --- catalog ---------------------------------------------------------------------------------------------
-    prices = catalog.api("ProductOfferingPriceApi")
-    offerings = catalog.api("ProductOfferingApi")
-    if prices is None or offerings is None:
-        not_ok("bss_catalog has ProductOfferingPriceApi and ProductOfferingApi")
-        raise Stop()
+    prices = catalog.required_api("ProductOfferingPriceApi")
+    offerings = catalog.required_api("ProductOfferingApi")
     price_body = catalog.model("ProductOfferingPriceCreate").from_dict(
         {
             "name": f"SDK monthly {run}",
@@ -421,10 +426,7 @@ def flow() -> None:
     )
 
     # --- customer and billing account ------------------------------------------------------------------------
-    customers = customer.api("CustomerApi")
-    if customers is None:
-        not_ok("bss_customer has CustomerApi")
-        raise Stop()
+    customers = customer.required_api("CustomerApi")
     name = f"SDK Customer {run}"
     customer_body = customer.model("CustomerCreate").from_dict(
         {
@@ -465,10 +467,7 @@ def flow() -> None:
         account_id = created.data.id
 
     # --- order -----------------------------------------------------------------------------------------------
-    orders = order.api("ProductOrderApi")
-    if orders is None:
-        not_ok("bss_order has ProductOrderApi")
-        raise Stop()
+    orders = order.required_api("ProductOrderApi")
     order_body = order.model("ProductOrderCreate").from_dict(
         {
             "relatedParty": [{"id": customer_id, "@referredType": "Customer", "role": "Customer"}],
@@ -577,10 +576,7 @@ def flow() -> None:
     )
 
     # --- bills -----------------------------------------------------------------------------------------------
-    bills = billing.api("CustomerBillApi")
-    if bills is None:
-        not_ok("bss_billing has CustomerBillApi")
-        raise Stop()
+    bills = billing.required_api("CustomerBillApi")
     listed = step(
         "listCustomerBill billingAccount.id=<the account>",
         lambda: list_filtered(
@@ -624,10 +620,7 @@ def flow() -> None:
     )
 
     # --- applied rates ---------------------------------------------------------------------------------------
-    rates_api = billing.api("AppliedCustomerBillingRateApi")
-    if rates_api is None:
-        not_ok("bss_billing has AppliedCustomerBillingRateApi")
-        raise Stop()
+    rates_api = billing.required_api("AppliedCustomerBillingRateApi")
     rates = step(
         "listAppliedCustomerBillingRate bill.id=<the bill>",
         lambda: list_filtered(
