@@ -14,6 +14,7 @@ pub mod contract;
 use crate::routes::Operations;
 use crate::schema::{COMMON, Field, Ty};
 use crate::store::ResourceKind;
+use bss_common::auth::Access;
 use serde_json::{Map, Value, json};
 
 /// What a document says about its service.
@@ -48,8 +49,15 @@ impl Method {
         }
     }
 
-    fn is_read(self) -> bool {
-        self == Method::Get
+    /// The scope that grants it, by the rule the server enforces ([`Access::for_method`]).
+    fn scope(self, service: &str) -> String {
+        let method = match self {
+            Method::Get => actix_web::http::Method::GET,
+            Method::Post => actix_web::http::Method::POST,
+            Method::Patch => actix_web::http::Method::PATCH,
+            Method::Delete => actix_web::http::Method::DELETE,
+        };
+        Access::for_method(&method).scope(service)
     }
 }
 
@@ -293,7 +301,7 @@ impl ApiDocument {
         if !self.tags.contains(&operation.tag) {
             self.tags.push(operation.tag);
         }
-        let scope = format!("{}:{}", self.info.service, if operation.method.is_read() { "read" } else { "write" });
+        let scope = operation.method.scope(self.info.service);
         let mut parameters = Vec::new();
         if operation.path.contains("{id}") {
             parameters.push(json!({"name": "id", "in": "path", "required": true,
